@@ -1,0 +1,73 @@
+"""Run configuration in one place: profiles, device selection, seeding and the data directory."""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+PROFILES = ("quick", "full")
+DATA_DIR_ENV = "NEUROBOOK_DATA_DIR"
+CACHE_DIR_ENV = "NEUROBOOK_CACHE_DIR"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much work a chapter does: ``quick`` for tests, ``full`` for the book."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.name not in PROFILES:
+            raise ValueError(f"profile must be one of {PROFILES}, got {self.name!r}")
+
+    @property
+    def quick(self) -> bool:
+        return self.name == "quick"
+
+    def pick(self, quick, full):
+        """Return ``quick`` in the quick profile, else ``full``."""
+        return quick if self.quick else full
+
+
+def get_profile(name: str) -> Profile:
+    """Validate a profile name and return the :class:`Profile`."""
+    if not isinstance(name, str):
+        raise TypeError(f"profile must be a string, one of {PROFILES}; got {type(name).__name__}")
+    return Profile(name)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when present, else CPU; ``"cpu"``/``"cuda"`` are taken as asked."""
+    if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for but no CUDA GPU is available; use device='auto' or 'cpu'")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA) so that reruns reproduce."""
+    if not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def data_dir(override: str | os.PathLike | None = None) -> Path | None:
+    """The local data directory: ``override``, else ``$NEUROBOOK_DATA_DIR``, else None (download)."""
+    value = override if override is not None else os.environ.get(DATA_DIR_ENV)
+    return Path(value).expanduser().resolve() if value else None
+
+
+def cache_dir() -> Path:
+    """Where downloads are cached: ``$NEUROBOOK_CACHE_DIR`` or ``~/.cache/neurobook``."""
+    value = os.environ.get(CACHE_DIR_ENV)
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "neurobook"

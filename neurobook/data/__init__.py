@@ -1,0 +1,11 @@
+"""Data layer: registry, download and verification, typed loaders and simulators."""
+
+from neurobook.data.fetch import ChecksumError, DataNotFoundError, data_file, fetch, verify
+from neurobook.data.lurz2020 import load_lurz2020
+from neurobook.data.registry import DATASETS, get_dataset
+from neurobook.data.types import StimulusResponseData
+
+__all__ = [
+    "DATASETS", "ChecksumError", "DataNotFoundError", "StimulusResponseData", "data_file", "fetch",
+    "get_dataset", "load_lurz2020", "verify",
+]

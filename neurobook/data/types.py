@@ -1,0 +1,91 @@
+"""Typed containers that every loader returns, with shapes and dtypes checked on construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+TIERS = ("train", "validation", "test")
+
+
+@dataclass
+class StimulusResponseData:
+    """Images shown on trials and the neural responses they evoked.
+
+    Attributes:
+        images: (n_trials, height, width) float32 stimulus frames.
+        responses: (n_trials, n_neurons) float32 responses (rates, counts or deconvolved activity).
+        tiers: (n_trials,) str, one of ``train``/``validation``/``test`` per trial.
+        image_ids: (n_trials,) int; equal ids are repeats of the same image.
+        neuron_ids: (n_neurons,) int identifiers of the neurons.
+        name: the data set's registry name; ``simulated`` for model populations.
+        meta: anything else a loader knows (units, area, ground truth, ...).
+    """
+
+    images: np.ndarray
+    responses: np.ndarray
+    tiers: np.ndarray
+    image_ids: np.ndarray
+    neuron_ids: np.ndarray
+    name: str = "unnamed"
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.images = np.asarray(self.images, dtype=np.float32)
+        self.responses = np.asarray(self.responses, dtype=np.float32)
+        self.tiers = np.asarray(self.tiers).astype(str)
+        self.image_ids = np.asarray(self.image_ids).astype(np.int64)
+        self.neuron_ids = np.asarray(self.neuron_ids).astype(np.int64)
+        if self.images.ndim != 3:
+            raise ValueError(f"images must be (n_trials, height, width); got shape {self.images.shape}")
+        n = self.images.shape[0]
+        if self.responses.ndim != 2 or self.responses.shape[0] != n:
+            raise ValueError(
+                f"responses must be (n_trials={n}, n_neurons); got shape {self.responses.shape}"
+            )
+        for name in ("tiers", "image_ids"):
+            arr = getattr(self, name)
+            if arr.shape != (n,):
+                raise ValueError(f"{name} must have shape ({n},); got {arr.shape}")
+        if self.neuron_ids.shape != (self.responses.shape[1],):
+            raise ValueError(
+                f"neuron_ids must have shape ({self.responses.shape[1]},); got {self.neuron_ids.shape}"
+            )
+        unknown = set(np.unique(self.tiers)) - set(TIERS)
+        if unknown:
+            raise ValueError(f"tiers must be in {TIERS}; found {sorted(unknown)}")
+
+    @property
+    def n_neurons(self) -> int:
+        return self.responses.shape[1]
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return self.images.shape[1], self.images.shape[2]
+
+    def tier(self, name: str) -> StimulusResponseData:
+        """The trials of one tier (``train``, ``validation`` or ``test``)."""
+        if name not in TIERS:
+            raise ValueError(f"tier must be one of {TIERS}, got {name!r}")
+        return self.select_trials(self.tiers == name)
+
+    def select_trials(self, mask: np.ndarray) -> StimulusResponseData:
+        """A copy holding only the trials where ``mask`` is true (or the given indices)."""
+        return StimulusResponseData(
+            self.images[mask], self.responses[mask], self.tiers[mask], self.image_ids[mask],
+            self.neuron_ids, self.name, dict(self.meta),
+        )
+
+    def select_neurons(self, index: np.ndarray) -> StimulusResponseData:
+        """A copy holding only the neurons at ``index`` (indices or boolean mask)."""
+        meta = dict(self.meta)
+        return StimulusResponseData(
+            self.images, self.responses[:, index], self.tiers, self.image_ids,
+            self.neuron_ids[index], self.name, meta,
+        )
+
+    def repeats(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Unique image ids and, for each, the array of its trials' responses (n_repeats, n_neurons)."""
+        ids = np.unique(self.image_ids)
+        return ids, [self.responses[self.image_ids == i] for i in ids]

@@ -1,0 +1,110 @@
+"""Convolutional cores: image -> feature maps of the same height and width."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+_LAPLACE = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]])
+
+
+def laplace_l2(weight: torch.Tensor) -> torch.Tensor:
+    """Normalized Laplacian roughness ``sum(L * w)^2 / sum(w^2)`` of conv kernels (out, in, k, k)."""
+    out_ch, in_ch, kh, kw = weight.shape
+    w = weight.reshape(out_ch * in_ch, 1, kh, kw)
+    kernel = _LAPLACE.to(weight.device, weight.dtype).view(1, 1, 3, 3)
+    lap = F.conv2d(w, kernel, padding=1)
+    return lap.pow(2).sum() / w.pow(2).sum().clamp_min(1e-12)
+
+
+def group_sparsity(weight: torch.Tensor) -> torch.Tensor:
+    """Group lasso over input channels: ``sum_{out,in} sqrt(sum_xy w^2)`` / number of groups."""
+    norms = weight.pow(2).sum(dim=(2, 3)).clamp_min(1e-12).sqrt()
+    return norms.sum() / norms.numel()
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _check_kernel(name: str, value: object) -> int:
+    _check_int(name, value, 1)
+    if value % 2 == 0:
+        raise ValueError(f"{name} must be odd so that padding keeps height and width, got {value}")
+    return value
+
+
+class ConvCore(nn.Module):
+    """A stack of conv -> batchnorm -> ELU layers; 'same' padding keeps (H, W).
+
+    Args:
+        in_channels: image channels (1 for grayscale).
+        hidden_channels: feature maps per layer.
+        layers: number of conv layers (>= 1).
+        input_kernel: odd kernel size of the first layer.
+        hidden_kernel: odd kernel size of the later layers.
+        gamma_input: weight of the Laplacian smoothness penalty on the first-layer kernels.
+        gamma_hidden: weight of the group-sparsity penalty on the hidden kernels.
+        momentum: batchnorm momentum.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        hidden_channels: int = 32,
+        layers: int = 3,
+        input_kernel: int = 9,
+        hidden_kernel: int = 7,
+        gamma_input: float = 1.0,
+        gamma_hidden: float = 0.01,
+        momentum: float = 0.1,
+    ) -> None:
+        super().__init__()
+        _check_int("in_channels", in_channels, 1)
+        _check_int("hidden_channels", hidden_channels, 1)
+        _check_int("layers", layers, 1)
+        _check_kernel("input_kernel", input_kernel)
+        _check_kernel("hidden_kernel", hidden_kernel)
+        if gamma_input < 0 or gamma_hidden < 0:
+            raise ValueError(f"gamma_input and gamma_hidden must be >= 0, got {gamma_input}, {gamma_hidden}")
+        self.in_channels = in_channels
+        self.gamma_input = float(gamma_input)
+        self.gamma_hidden = float(gamma_hidden)
+        self._out_channels = hidden_channels
+        blocks = []
+        for i in range(layers):
+            k = input_kernel if i == 0 else hidden_kernel
+            cin = in_channels if i == 0 else hidden_channels
+            blocks.append(
+                nn.Sequential(
+                    nn.Conv2d(cin, hidden_channels, k, padding=k // 2, bias=False),
+                    nn.BatchNorm2d(hidden_channels, momentum=momentum),
+                    nn.ELU(),
+                )
+            )
+        self.features = nn.Sequential(*blocks)
+
+    @property
+    def out_channels(self) -> int:
+        return self._out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_channels, H, W) -> (B, out_channels, H, W)."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"ConvCore expects a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"ConvCore expects (B, {self.in_channels}, H, W); got shape {tuple(x.shape)}")
+        return self.features(x)
+
+    def regularizer(self) -> torch.Tensor:
+        """gamma_input * Laplacian(first kernels) + gamma_hidden * group sparsity(hidden kernels)."""
+        convs = [block[0] for block in self.features]
+        reg = self.gamma_input * laplace_l2(convs[0].weight)
+        if len(convs) > 1 and self.gamma_hidden > 0:
+            reg = reg + self.gamma_hidden * sum(group_sparsity(c.weight) for c in convs[1:])
+        return reg
