@@ -1,0 +1,106 @@
+"""The ``neurobook`` command: run chapters, build the book, manage data.
+
+    neurobook run CHAPTER [-p NAME VALUE ...] [--profile quick|full] [--force]
+    neurobook params CHAPTER
+    neurobook build [--profile quick|full] [-p NAME VALUE ...] [--force]
+    neurobook data list | fetch NAME | verify [NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from neurobook.params import ParameterError, parse_value
+
+
+def _parameters(args: argparse.Namespace) -> dict:
+    values = {name: parse_value(value) for name, value in (args.parameter or [])}
+    if args.profile:
+        values["profile"] = args.profile
+    return values
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="set a chapter parameter (repeatable); values are parsed as JSON/Python literals")
+    p.add_argument("--profile", choices=["quick", "full"], help="shorthand for -p profile VALUE")
+    p.add_argument("--force", action="store_true", help="execute even if nothing changed")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neurobook", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute one chapter with papermill")
+    run.add_argument("chapter", help="chapter slug or number, e.g. ch01_v1_encoding or 1")
+    _add_run_options(run)
+    params = sub.add_parser("params", help="list a chapter's parameters")
+    params.add_argument("chapter")
+    build = sub.add_parser("build", help="execute every chapter (cached) and render the book")
+    _add_run_options(build)
+    data = sub.add_parser("data", help="list, download or verify data sets")
+    data.add_argument("action", choices=["list", "fetch", "verify"])
+    data.add_argument("names", nargs="*")
+    return parser
+
+
+def _data(args: argparse.Namespace) -> int:
+    from neurobook.data import fetch, verify
+    from neurobook.data.registry import DATASETS
+
+    if args.action == "list":
+        for d in DATASETS.values():
+            print(f"{d.name}\n    {d.title}\n    license: {d.license}\n    source: {d.source.homepage}")
+        return 0
+    if args.action == "fetch":
+        if not args.names:
+            raise SystemExit("neurobook data fetch NAME [NAME ...]: name the data sets (see `neurobook data list`)")
+        for name in args.names:
+            print(f"{name}: {fetch(name)}")
+        return 0
+    bad = 0
+    for name in args.names or list(DATASETS):
+        status = verify(name)
+        problems = {k: v for k, v in status.items() if v != "ok"}
+        print(f"{name}: {len(status) - len(problems)}/{len(status)} files ok")
+        for rel, what in problems.items():
+            print(f"    {rel}: {what}")
+        bad += bool(problems)
+    return 1 if bad else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            from neurobook.book import run_chapter
+
+            print(run_chapter(args.chapter, _parameters(args), force=args.force))
+        elif args.command == "params":
+            from neurobook.chapters import get_chapter
+            from neurobook.params import describe, notebook_parameters
+
+            print(describe(notebook_parameters(get_chapter(args.chapter).source)))
+        elif args.command == "build":
+            from neurobook.book import build_book
+
+            build_book(_parameters(args), force=args.force)
+        else:
+            return _data(args)
+    except (ParameterError, KeyError) as err:
+        print(f"neurobook: error: {err.args[0] if err.args else err}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        from neurobook.book import ChapterFailed
+        from neurobook.data.fetch import ChecksumError, DataNotFoundError
+
+        if isinstance(err, ChapterFailed | ChecksumError | DataNotFoundError):
+            print(f"neurobook: error: {err}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Shared fixtures: the real data directory, and the quick-profile book built once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _data_root() -> Path | None:
+    value = os.environ.get("NEUROBOOK_DATA_DIR")
+    root = Path(value) if value else REPO.parent / "shared" / "data"
+    return root if root.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The local data directory laid out like ../shared/data (NEUROBOOK_DATA_DIR)."""
+    root = _data_root()
+    if root is None:
+        pytest.skip("no local data directory: set NEUROBOOK_DATA_DIR (CI sets it to ../shared/data)")
+    os.environ.setdefault("NEUROBOOK_DATA_DIR", str(root))
+    return root
+
+
+@pytest.fixture(scope="session")
+def quick_book(tmp_path_factory, data_root) -> Path:
+    """Every written chapter executed by papermill in the quick profile, in a copy of the book's sources."""
+    from neurobook.book import run_chapter
+    from neurobook.chapters import written_chapters
+    from neurobook.scorecard import write_scorecard
+
+    root = tmp_path_factory.mktemp("book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "book", root / "book", ignore=shutil.ignore_patterns("_generated", "_widgets"))
+    generated = root / "book" / "_generated"
+    for chapter in written_chapters():
+        run_chapter(chapter.slug, {"profile": "quick"}, force=True, output_dir=generated)
+    write_scorecard(generated, results_dir=generated)
+    return root
+
+
+@pytest.fixture(scope="session")
+def built_book(quick_book) -> Path:
+    """The quick book rendered by jupyter-book with the kernel-free widget assets; returns the html folder."""
+    from neurobook.webassets import install_widget_assets
+
+    install_widget_assets(quick_book / "book" / "_widgets" / "nbwidgets")
+    jb = Path(sys.executable).parent / "jupyter-book"
+    done = subprocess.run([str(jb), "build", str(quick_book), "--quiet"], capture_output=True, text=True)
+    assert done.returncode == 0, f"jupyter-book build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    html = quick_book / "_build" / "html"
+    assert (html / "index.html").exists()
+    return html

@@ -1,0 +1,144 @@
+"""Data layer: real shapes, checksums, missing files, and atomic downloads from a local HTTP server."""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neurobook.data import ChecksumError, DataNotFoundError, data_file, load_lurz2020, verify
+from neurobook.data.fetch import download, sha256sum
+from neurobook.data.registry import DATASETS, get_dataset
+
+
+def test_registry_lists_every_shared_data_set(data_root):
+    on_disk = {p.name for p in data_root.iterdir() if p.is_dir()}
+    assert on_disk <= set(DATASETS), f"data sets without a registry entry: {on_disk - set(DATASETS)}"
+    for d in DATASETS.values():
+        assert d.checksums, f"{d.name} has no manifest"
+        assert d.license and d.source.homepage and d.citation
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_every_real_data_set_verifies(data_root, name):
+    status = verify(name, data_root)
+    assert set(status.values()) == {"ok"}, {k: v for k, v in status.items() if v != "ok"}
+
+
+def test_lurz2020_shapes_and_tiers(data_root):
+    d = load_lurz2020(data_root)
+    assert d.images.shape == (5993, 36, 64) and d.images.dtype == np.float32
+    assert d.responses.shape == (5993, 5335)
+    counts = {t: int((d.tiers == t).sum()) for t in ("train", "validation", "test")}
+    assert counts == {"train": 4472, "validation": 522, "test": 999}
+    test_ids, reps = d.tier("test").repeats()
+    assert len(test_ids) == 100 and min(len(r) for r in reps) >= 9
+    small = load_lurz2020(data_root, downsample=2)
+    assert small.images.shape == (5993, 18, 32)
+    np.testing.assert_allclose(small.images[0, 0, 0], d.images[0, :2, :2].mean(), rtol=1e-5)
+
+
+def test_lurz2020_bad_downsample_is_explained(data_root):
+    with pytest.raises(ValueError, match="downsample must be a positive int"):
+        load_lurz2020(data_root, downsample=3)
+
+
+def test_other_data_sets_have_documented_shapes(data_root):
+    import scipy.io
+
+    stim = scipy.io.loadmat(data_root / "chichilnisky_primate_rgc" / "Stim.mat")["Stim"]
+    assert stim.shape == (144051, 1)
+    ns = data_root / "allen_bo_2p_natural_scenes"
+    assert np.load(ns / "all_input_scenes_118_961.npy").shape == (118, 961)
+    assert np.load(ns / "Allen_train_output.npy").shape == (100, 212)
+    v4 = np.load(data_root / "cowley2023_macaque_v4" / "responses_raw" / "responses_210325.npy")
+    assert v4.shape == (50, 640, 10)
+    sessions = sorted((data_root / "allen_neuropixels_gabor_58mice" / "v1_hva").iterdir())
+    assert len(sessions) == 58
+    with np.load(sessions[0] / "gabor_spike_counts.npz") as z:
+        assert z["counts"].ndim == 2 and z["counts"].shape[0] == z["unit_ids"].shape[0]
+        assert z["counts"].shape[1] in (3596, 3645)
+    from PIL import Image
+
+    assert Image.open(data_root / "kodak24" / "kodim01.png").size == (500, 500)
+
+
+@pytest.fixture
+def small_copy(tmp_path, data_root) -> Path:
+    """A private copy of a small data set, safe to damage."""
+    shutil.copytree(data_root / "chichilnisky_primate_rgc", tmp_path / "chichilnisky_primate_rgc")
+    return tmp_path
+
+
+def test_checksum_mismatch_is_reported(small_copy):
+    path = small_copy / "chichilnisky_primate_rgc" / "Stim.mat"
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ChecksumError, match="sha256 mismatch.*download it again"):
+        data_file("chichilnisky_primate_rgc", "Stim.mat", small_copy)
+    assert verify("chichilnisky_primate_rgc", small_copy)["Stim.mat"] == "checksum mismatch"
+
+
+def test_missing_file_says_where_and_how(tmp_path):
+    with pytest.raises(DataNotFoundError) as err:
+        data_file("lurz2020_mouse_v1", "static20457-5-9-preproc0.npz", tmp_path)
+    message = str(err.value)
+    assert str(tmp_path) in message and "gin.g-node.org" in message and "NEUROBOOK_DATA_DIR" in message
+
+
+def test_unknown_data_set_lists_known_ones():
+    with pytest.raises(KeyError, match="known data sets: .*lurz2020_mouse_v1"):
+        get_dataset("lurz2021")
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    payload = b"x" * 100_000
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.payload)))
+        self.end_headers()
+        if self.path.startswith("/broken"):
+            self.wfile.write(self.payload[:1000])  # then hang up: an interrupted download
+            self.wfile.flush()
+            self.connection.close()
+        else:
+            self.wfile.write(self.payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_download_verifies_and_lands_atomically(server, tmp_path):
+    import hashlib
+
+    digest = hashlib.sha256(_Handler.payload).hexdigest()
+    path = download(f"{server}/good.bin", tmp_path / "good.bin", digest, progress=False)
+    assert sha256sum(path) == digest
+
+
+def test_interrupted_download_leaves_no_file(server, tmp_path):
+    with pytest.raises(ConnectionError, match="nothing was saved"):
+        download(f"{server}/broken.bin", tmp_path / "broken.bin", None, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_wrong_checksum_download_leaves_no_file(server, tmp_path):
+    with pytest.raises(ChecksumError, match="checksum"):
+        download(f"{server}/good.bin", tmp_path / "bad.bin", "0" * 64, progress=False)
+    assert list(tmp_path.iterdir()) == []
