@@ -14,7 +14,7 @@ from typing import Any
 from neurobook.chapters import GENERATED_DIR, REPO_ROOT, Chapter, get_chapter, written_chapters
 from neurobook.config import data_dir
 from neurobook.data.registry import get_dataset
-from neurobook.params import ParameterError, notebook_parameters, validate
+from neurobook.params import ParameterError, notebook_parameters, read_chapter, validate
 from neurobook.results import RESULTS_DIR_ENV
 
 PACKAGE_DIR = REPO_ROOT / "neurobook"
@@ -67,7 +67,7 @@ def run_chapter(slug: str, parameters: dict[str, Any] | None = None, *, force: b
             print(f"[neurobook] {chapter.slug}: unchanged, not executed again")
         return executed
     source_nb = output_dir / f"{chapter.slug}.source.ipynb"
-    jupytext.write(jupytext.read(chapter.source), source_nb)
+    jupytext.write(read_chapter(chapter.source), source_nb)
     env_before = os.environ.get(RESULTS_DIR_ENV)
     os.environ[RESULTS_DIR_ENV] = str(output_dir)
     start = time.time()

@@ -34,6 +34,16 @@ class Profile:
         return quick if self.quick else full
 
 
+def choose(profile: Profile, device: torch.device, *, quick, cpu, gpu):
+    """Settings by run size: ``quick`` in the quick profile, else ``gpu`` on CUDA and ``cpu`` elsewhere.
+
+    The full profile scales itself to the machine so that a first build on a laptop CPU does not take hours.
+    """
+    if profile.quick:
+        return quick
+    return gpu if device.type == "cuda" else cpu
+
+
 def get_profile(name: str) -> Profile:
     """Validate a profile name and return the :class:`Profile`."""
     if not isinstance(name, str):

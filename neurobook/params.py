@@ -14,12 +14,24 @@ class ParameterError(ValueError):
     """An unknown parameter, or a value of the wrong type; the message lists the valid parameters."""
 
 
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+def read_chapter(source: Path):
+    """Read a jupytext chapter source as a notebook, with the kernelspec papermill needs."""
+    import jupytext
+
+    nb = jupytext.read(source)
+    nb.metadata.setdefault("kernelspec", KERNELSPEC)
+    return nb
+
+
 def notebook_parameters(source: Path) -> dict[str, dict]:
     """The parameters declared in a chapter's ``parameters`` cell: name -> {type, default, help}."""
     import jupytext
     import papermill as pm
 
-    nb = jupytext.read(source)
+    nb = read_chapter(source)
     tmp = Path(source).with_suffix(".params.ipynb")
     try:
         jupytext.write(nb, tmp)

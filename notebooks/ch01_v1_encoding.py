@@ -1,0 +1,346 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # V1 encoding models and network inversion
+#
+# **Study.** {cite:t}`kindel2019using` trained convolutional neural networks (CNNs) to predict the responses of
+# macaque V1 neurons to natural images. They reported that the CNN predictions were highly correlated with the
+# measured responses, that **15% of the neurons came within 10% of their theoretical limit of predictability**, and,
+# by inverting the trained networks, that neurons prefer Gabor-like, center-surround, and textural features not
+# localized in the image.
+#
+# **The question of this chapter.** Does the same recipe (a CNN fitted end to end, compared with a
+# linear-nonlinear model and with each neuron's noise ceiling, then inverted) give the same picture on an open
+# V1 data set? And can we trust the inversion? We check that on simulated neurons whose receptive fields we know.
+#
+# **Outline.** Data and its noise ceiling → LN and CNN models → prediction against the ceiling, beside the paper →
+# preferred images and their types → ground truth on simulated neurons → a neuron browser → what differs and why.
+
+# %%
+from typing import Optional  # noqa: F401  (used by the parameters cell's annotations)
+
+# %% tags=["parameters"]
+profile: str = "full"  # quick for tests, full for the book: full scales itself to the device
+device: str = "auto"  # auto picks CUDA when present, else cpu or cuda
+seed: int = 0  # seeds every random choice so that reruns reproduce
+data_dir: Optional[str] = None  # local data directory laid out like shared/data, None means NEUROBOOK_DATA_DIR
+n_neurons: int = 0  # neurons to model, 0 means the profile choice: all 5335 in the full profile
+epochs: int = 0  # maximum training epochs, early stopping on validation decides, 0 means the profile choice
+readout: str = "gaussian"  # CNN readout: gaussian learns each neuron position, factorized is spatial x feature
+n_mei: int = 0  # preferred images for this many best-predicted neurons, 0 means the profile choice
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+import neurobook as nb
+from neurobook import evaluation, metrics, plotting, widgets
+from neurobook.data import load_lurz2020
+from neurobook.data.simulate import simulate_v1_population
+from neurobook.inversion import gradient_receptive_fields, most_exciting_inputs
+from neurobook.models import build_model
+from neurobook.results import save_results
+from neurobook.rf_fit import characterize, fit_dog, fit_gabor
+from neurobook.train import fit, predict
+
+started = time.time()
+run_profile = nb.get_profile(profile)
+dev = nb.resolve_device(device)
+nb.seed_everything(seed)
+plotting.set_style()
+if readout not in ("gaussian", "factorized"):
+    raise ValueError(f"readout must be 'gaussian' or 'factorized', got {readout!r}")
+
+settings = nb.config.choose(
+    run_profile, dev,
+    quick=dict(downsample=2, n_neurons=300, epochs=6, channels=16, layers=2, n_mei=8, mei_steps=60,
+               sim_per_type=6, sim_epochs=8),
+    cpu=dict(downsample=2, n_neurons=5335, epochs=12, channels=32, layers=3, n_mei=48, mei_steps=150,
+             sim_per_type=10, sim_epochs=15),
+    gpu=dict(downsample=1, n_neurons=5335, epochs=100, channels=64, layers=4, n_mei=500, mei_steps=400,
+             sim_per_type=25, sim_epochs=60),
+)
+for name, value in (("n_neurons", n_neurons), ("epochs", epochs), ("n_mei", n_mei)):
+    if value:
+        settings[name] = value
+display(Markdown(f"**This run:** profile `{run_profile.name}` on `{dev}`; settings: "
+                 + ", ".join(f"{k}={v}" for k, v in settings.items())))
+
+# %% [markdown]
+# ## The data: mouse V1, not macaque
+#
+# The paper's macaque recordings are not openly available, so this chapter runs on the closest open data set with
+# the same structure: **{cite:t}`lurz2021generalization`**, two-photon recordings of 5335 neurons in layer 2/3 of
+# **mouse** V1, shown 5993 grayscale natural images (36×64 pixels) split into train (4472 trials), validation
+# (522) and test (999 trials: 100 images shown about 10 times each). The repeats of the test images give every
+# neuron's noise ceiling; the test tier is used only for the final evaluation, never to choose a model.
+#
+# Mouse V1 differs from macaque V1: lower acuity (receptive fields of several degrees), fewer classical simple
+# cells, and calcium imaging (deconvolved activity) instead of spikes. So we expect lower single-neuron predictability
+# than in the paper; the *questions* (how close to the ceiling, which features) carry over.
+
+# %%
+data = load_lurz2020(data_dir, downsample=settings["downsample"])
+rng = np.random.default_rng(seed)
+keep = np.sort(rng.choice(data.n_neurons, size=min(settings["n_neurons"], data.n_neurons), replace=False))
+data = data.select_neurons(keep)
+train, val, test = data.tier("train"), data.tier("validation"), data.tier("test")
+display(Markdown(
+    f"**Data:** `{data.name}` (real recordings, {data.meta['species']} {data.meta['area']} {data.meta['layer']}, "
+    f"{data.meta['recording']}); {data.n_neurons} neurons; images {data.image_shape[0]}×{data.image_shape[1]} px; "
+    f"{len(train.images)} train / {len(val.images)} validation / {len(test.images)} test trials "
+    f"({len(np.unique(test.image_ids))} test images). License: {data.meta['license']}."
+))
+
+# %%
+fig, axes = plt.subplots(1, 6, figsize=(12, 1.6))
+for ax, img in zip(axes, train.images[:6], strict=True):
+    ax.imshow(img, cmap="gray")
+    ax.axis("off")
+fig.suptitle("Example stimuli (train tier)", y=1.05)
+plt.show()
+
+# %% [markdown]
+# ### The noise ceiling
+#
+# A neuron that responds differently to repeats of the same image cannot be predicted perfectly by any model of the
+# image alone. The **oracle** correlation (each trial against the mean of the other repeats of its image) is the
+# usual yardstick; the predictability limit of a model's correlation with the repeat average is estimated from the
+# signal power of the repeats {cite:p}`schoppe2016measuring`.
+
+# %%
+oracle_only = metrics.oracle_correlation(test.responses, test.image_ids)
+ax = plt.figure(figsize=(5, 3)).gca()
+ax.hist(oracle_only, bins=40, color="0.4")
+ax.set_xlabel("oracle correlation (leave-one-out repeats)")
+ax.set_ylabel("neurons")
+plt.show()
+print(f"median oracle correlation {np.nanmedian(oracle_only):.3f}; mean {np.nanmean(oracle_only):.3f}")
+
+# %% [markdown]
+# ## Models: a linear-nonlinear baseline and a CNN
+#
+# * **LN**: one linear filter per neuron on the image, then an output nonlinearity (the classical model).
+# * **CNN**: a convolutional core shared by all neurons (conv → batch norm → ELU, repeated) and a per-neuron readout:
+#   a *Gaussian* readout that learns where in the feature map each neuron looks {cite:p}`lurz2021generalization`, or a
+#   *factorized* readout (a spatial mask times a feature vector).
+#
+# Both are trained with a Poisson loss and Adam, with early stopping and learning-rate decay on the **validation**
+# correlation; the whole data set lives on the device as tensors.
+
+# %%
+models, runs = {}, {}
+for name, kind, kwargs in (
+    ("LN", "ln", {}),
+    ("CNN", f"cnn_{readout}", dict(hidden_channels=settings["channels"], layers=settings["layers"])),
+):
+    nb.seed_everything(seed)
+    model = build_model(kind, data.image_shape, data.n_neurons, **kwargs)
+    runs[name] = fit(model, data, epochs=settings["epochs"], device=str(dev), seed=seed)
+    models[name] = runs[name].model
+    r = runs[name]
+    print(f"{name}: best validation correlation {r.best_val_corr:.3f} at epoch {r.best_epoch}; "
+          f"{r.seconds:.0f} s on {r.device} ({r.images_per_second:.0f} images/s)")
+
+# %%
+fig, ax = plt.subplots(figsize=(5, 3))
+for name, r in runs.items():
+    hist = pd.DataFrame(r.history)
+    ax.plot(hist["epoch"], hist["val_corr"], marker="o", ms=3, label=name)
+ax.set_xlabel("epoch")
+ax.set_ylabel("validation correlation")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ## Prediction against the ceiling, beside the paper
+#
+# On the held-out test images we measure, per neuron: the single-trial correlation, the correlation with the
+# repeat-averaged response, FEVE (fraction of explainable variance explained, {cite:t}`cadena2019deep`) and the
+# **fraction of the predictability limit**, the normalized correlation CCnorm = CC / CCmax of
+# {cite:t}`schoppe2016measuring`. "Within 10% of the limit" means CCnorm ≥ 0.9. Kindel et al. estimated their limit
+# from the repeat variability of their own recordings; their exact estimator may differ from CCnorm.
+
+# %%
+tables = {name: evaluation.evaluate(m, test, device=str(dev)) for name, m in models.items()}
+summary = pd.DataFrame({name: evaluation.summarize(t) for name, t in tables.items()}).T
+display(summary.round(3))
+cnn_table = tables["CNN"]
+share = float(summary.loc["CNN", "share_within_limit"])
+display(Markdown(
+    f"**Kindel et al. (macaque V1):** 15% of neurons within 10% of the limit. "
+    f"**Ours (mouse V1, {data.n_neurons} neurons, profile `{run_profile.name}`):** {share:.1%} "
+    f"(LN: {summary.loc['LN', 'share_within_limit']:.1%}); mean correlation to average "
+    f"CNN {summary.loc['CNN', 'mean_corr_to_avg']:.3f} vs LN {summary.loc['LN', 'mean_corr_to_avg']:.3f}."
+))
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+plotting.compare_distributions(tables, "corr_to_avg", ax=axes[0], label="correlation to repeat average")
+plotting.compare_distributions(tables, "fraction_of_limit", ax=axes[1], reference=0.9,
+                               label="fraction of the predictability limit (CCnorm)")
+both = cnn_table.assign(LN_corr_to_avg=tables["LN"]["corr_to_avg"])
+plotting.scatter_against(both, "oracle", "corr_to_avg", ax=axes[2])
+axes[2].set_title("CNN vs the oracle")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Inverting the network: preferred images
+#
+# For the best-predicted neurons (by **validation** performance, so the test tier plays no part in the choice) we
+# compute two things with the trained CNN, batched over all chosen neurons at once on the device:
+#
+# * the **most exciting input** (MEI): gradient ascent on the image at fixed contrast (L2 norm), with random jitter and
+#   a blurred gradient as regularizers {cite:p}`walker2019inception`;
+# * the **gradient receptive field**: the gradient of the response at the mean-luminance image (the model's linear
+#   RF for small contrasts).
+#
+# Each MEI is then fitted with a 2D Gabor and a difference of Gaussians (DoG) and labelled *Gabor-like*,
+# *center-surround* or *textural* (spread across the image; thresholds in `neurobook.rf_fit`).
+
+# %%
+val_pred = predict(models["CNN"], val.images, device=str(dev))
+val_corr = metrics.correlation(val_pred, val.responses)
+chosen = np.argsort(-np.nan_to_num(val_corr, nan=-1))[: min(settings["n_mei"], data.n_neurons)]
+t0 = time.time()
+meis = most_exciting_inputs(models["CNN"], chosen, steps=settings["mei_steps"], device=str(dev), seed=seed)
+mei_seconds = time.time() - t0
+grad_rfs = gradient_receptive_fields(models["CNN"], chosen, device=str(dev))
+types = characterize(meis)
+types.insert(0, "neuron", chosen)
+proportions = types["label"].value_counts(normalize=True).round(3).to_dict()
+print(f"MEIs for {len(chosen)} neurons in {mei_seconds:.1f} s ({len(chosen) / mei_seconds:.1f} neurons/s)")
+display(types["label"].value_counts().rename("neurons").to_frame())
+
+# %%
+order = np.argsort(types["label"].to_numpy(), kind="stable")
+titles = [f"#{n} {lab}" for n, lab in zip(types["neuron"].to_numpy()[order], types["label"].to_numpy()[order],
+                                           strict=True)]
+fig = plotting.image_grid(meis[order], titles, ncols=8)
+fig.suptitle("Preferred images (MEIs) of the best-predicted neurons, grouped by type", y=1.02)
+plt.show()
+
+# %% [markdown]
+# ## Ground truth: can inversion recover known receptive fields?
+#
+# A preferred image is only as good as the model behind it. We simulate a V1 population with **known** receptive
+# fields (Gabor simple cells, energy-model complex cells, DoG center-surround cells and a texture-tuned,
+# non-localized type), drive it with the *same* natural images and trial structure (Poisson noise, the same repeats),
+# fit the same CNN, invert it, and compare the recovered images with the true filters. Pixel correlation suits the
+# phase-fixed types (Gabor, DoG); the amplitude-spectrum correlation ignores position and phase and suits the complex
+# and texture cells.
+
+# %%
+sim = simulate_v1_population(data.images, data.tiers, data.image_ids, n_per_type=settings["sim_per_type"],
+                             seed=seed)
+nb.seed_everything(seed)
+sim_model = build_model(f"cnn_{readout}", sim.image_shape, sim.n_neurons,
+                        hidden_channels=settings["channels"], layers=settings["layers"])
+sim_run = fit(sim_model, sim, epochs=settings["sim_epochs"], device=str(dev), seed=seed)
+sim_table = evaluation.evaluate(sim_run.model, sim.tier("test"), device=str(dev))
+sim_meis = most_exciting_inputs(sim_run.model, np.arange(sim.n_neurons), steps=settings["mei_steps"],
+                                device=str(dev), seed=seed)
+match = evaluation.filter_similarity(sim_meis, sim.meta["true_filters"])
+match.insert(0, "type", sim.meta["cell_types"])
+match["corr_to_avg"] = sim_table["corr_to_avg"]
+match["fraction_of_limit"] = sim_table["fraction_of_limit"]
+match["label"] = characterize(sim_meis)["label"]
+by_type = match.groupby("type")[["corr_to_avg", "fraction_of_limit", "pixel_abs_r", "spectrum_r"]].median()
+display(Markdown("**Data:** simulated V1 population (ground truth known), driven by the Lurz 2020 images."))
+display(by_type.round(3))
+display(pd.crosstab(match["type"], match["label"]).rename_axis(index="true type", columns="label of the MEI"))
+
+# %%
+show = np.concatenate([np.flatnonzero(match["type"].to_numpy() == t)[:3] for t in sorted(set(sim.meta["cell_types"]))])
+pairs = np.stack([np.stack([sim.meta["true_filters"][i], sim_meis[i]]) for i in show]).reshape(-1, *sim.image_shape)
+titles = [f"{match['type'][i]} {what}" for i in show for what in ("true", "MEI")]
+fig = plotting.image_grid(pairs, titles, ncols=6)
+fig.suptitle("True filters beside the MEIs recovered from the fitted CNN", y=1.02)
+plt.show()
+
+# %% [markdown]
+# ## Neuron browser
+#
+# Choose a neuron (slider or dropdown): its preferred image, its gradient receptive field, the better of its Gabor and
+# DoG fits, and the CNN's predicted against measured responses on the test images (repeat averages). The browser is
+# precomputed, so it works in the static book without a Python kernel.
+
+# %%
+test_ids, test_reps = test.repeats()
+test_mean = np.stack([r.mean(0) for r in test_reps])
+test_pred = predict(models["CNN"], np.stack([test.images[test.image_ids == i][0] for i in test_ids]),
+                    device=str(dev))
+browser_figures, browser_labels = [], []
+for k, neuron in enumerate(chosen[: min(len(chosen), 24)]):
+    gfit, dfit = fit_gabor(meis[k]), fit_dog(meis[k])
+    best = gfit if gfit.r2 >= dfit.r2 else dfit
+    fig, axes = plt.subplots(1, 4, figsize=(12, 2.6))
+    plotting.show_contrast(axes[0], meis[k], "preferred image (MEI)")
+    plotting.show_contrast(axes[1], grad_rfs[k], "gradient RF")
+    plotting.show_contrast(axes[2], best.model, f"{'Gabor' if best is gfit else 'DoG'} fit, R²={best.r2:.2f}")
+    axes[3].scatter(test_pred[:, neuron], test_mean[:, neuron], s=8)
+    axes[3].set_xlabel("predicted")
+    axes[3].set_ylabel("measured (mean)")
+    axes[3].set_title(f"test r = {cnn_table['corr_to_avg'][neuron]:.2f}", fontsize=9)
+    fig.suptitle(f"neuron {data.neuron_ids[neuron]} ({types['label'][k]})", fontsize=10)
+    fig.tight_layout()
+    browser_figures.append(fig)
+    browser_labels.append(f"neuron {data.neuron_ids[neuron]} ({types['label'][k]})")
+widgets.figure_browser(browser_figures, browser_labels, description="neuron")
+
+# %% [markdown]
+# ## What differs from the paper, and why
+#
+# * **Species and recording.** Mouse V1 two-photon (deconvolved calcium) instead of the paper's macaque V1 data.
+#   Single-trial calcium signals are noisier, and mouse V1 neurons are less selective, so the oracle correlations
+#   are low (see the noise-ceiling histogram) and fewer neurons can come near any ceiling.
+# * **The limit.** We use CCnorm {cite:p}`schoppe2016measuring`; with ~10 repeats its estimate of the ceiling is itself
+#   noisy, which spreads the fraction-of-limit distribution in both directions (values above 1 occur).
+# * **Model size and training.** The profile and device of this run (stated at the top) decide the image resolution,
+#   the core's size and the number of epochs; on a CPU the full profile is scaled down to finish in minutes.
+# * **Types.** Our labels come from stated fit thresholds on MEIs, not from the paper's visual inspection.
+#
+# **Try next:** rerun with `neurobook run ch01 -p readout factorized`, more epochs (`-p epochs 40`), or more preferred
+# images (`-p n_mei 200`) on a GPU.
+
+# %%
+runtime = time.time() - started
+save_results(
+    "ch01_v1_encoding", profile=run_profile.name, device=str(dev), runtime_s=runtime,
+    data={"name": data.name, "kind": "real", "description": "Lurz et al. 2021 mouse V1 (two-photon); "
+          "simulated V1 population for the ground-truth check"},
+    headline={
+        "n_neurons": data.n_neurons,
+        "share_within_10pct_of_limit": share,
+        "ln_share_within_10pct_of_limit": float(summary.loc["LN", "share_within_limit"]),
+        "mean_corr_to_avg": float(summary.loc["CNN", "mean_corr_to_avg"]),
+        "ln_mean_corr_to_avg": float(summary.loc["LN", "mean_corr_to_avg"]),
+        "cnn_minus_ln_corr_to_avg": float(summary.loc["CNN", "mean_corr_to_avg"])
+        - float(summary.loc["LN", "mean_corr_to_avg"]),
+        "mean_oracle": float(summary.loc["CNN", "mean_oracle"]),
+        "mean_feve": float(summary.loc["CNN", "mean_feve"]),
+        "type_proportions": proportions,
+        "sim_median_pixel_abs_r": {t: float(v) for t, v in by_type["pixel_abs_r"].items()},
+        "training_seconds": runs["CNN"].seconds,
+        "training_images_per_second": runs["CNN"].images_per_second,
+        "mei_neurons_per_second": len(chosen) / mei_seconds,
+        "device": str(dev),
+    },
+)
+print(f"chapter finished in {runtime:.0f} s on {dev}")
