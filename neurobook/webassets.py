@@ -1,0 +1,141 @@
+"""Local JavaScript for rendering ipywidgets in the static book, with no kernel and no CDN.
+
+The executed notebooks keep their widget state in the notebook metadata (nbclient does this by
+default). myst-nb embeds that state in the HTML and loads the JavaScript listed in its
+``nb_ipywidgets_js`` setting on the pages that have widgets. By default those come from CDNs; the book
+instead points them at ``<html root>/nbwidgets/`` (see ``_config.yml``), which this module fills:
+
+* ``require.js`` from the npm package ``requirejs``,
+* ``embed-amd.js`` and the fonts it loads from ``@jupyter-widgets/html-manager``,
+* ``nbwidgets-config.js`` (kept in ``book/widgets/``), which maps the bundled module ids onto this
+  folder so that nothing is fetched from a CDN.
+
+The npm packages are pinned by ``book/widgets/package.json`` and ``package-lock.json`` and installed with
+``npm ci`` into a cache folder, once; later calls only check that the copies are up to date.
+``_config.yml`` lists ``book/_widgets`` in ``html_extra_path``, so ``book/_widgets/nbwidgets`` is copied
+to ``<html root>/nbwidgets``. (Not ``_static``: Jupyter Book adds every ``.js`` there to every page.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = REPO_ROOT / "book" / "widgets"
+DEFAULT_DEST = REPO_ROOT / "book" / "_widgets" / "nbwidgets"
+DEFAULT_CACHE = REPO_ROOT / ".cache" / "npm-widgets"
+CACHE_ENV = "NEUROBOOK_NPM_WIDGETS_CACHE"
+
+CONFIG_JS = "nbwidgets-config.js"
+HTML_MANAGER = "@jupyter-widgets/html-manager"
+NPM_MISSING = "npm was not found on PATH; install Node.js/npm: apt-get install nodejs npm"
+_STAMP = ".neurobook-lock.sha256"
+# Files of html-manager's dist/ that embed-amd.js fetches at run time (webpack assets: the fonts).
+_ASSET_SUFFIXES = (".woff2", ".woff", ".ttf", ".eot", ".svg")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _npm_ci(cache: Path, package_dir: Path) -> None:
+    """Install the pinned packages into ``cache/node_modules`` unless the lock there is unchanged."""
+    lock = package_dir / "package-lock.json"
+    manifest = package_dir / "package.json"
+    for f in (manifest, lock):
+        if not f.is_file():
+            raise FileNotFoundError(f"missing {f}: the widget JavaScript versions are pinned there")
+    wanted = _sha256(lock) + _sha256(manifest)
+    stamp = cache / "node_modules" / _STAMP
+    if stamp.is_file() and stamp.read_text().strip() == wanted:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError(NPM_MISSING)
+    cache.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(manifest, cache / "package.json")
+    shutil.copy2(lock, cache / "package-lock.json")
+    # --ignore-scripts: only files are needed (fontawesome's postinstall just prints a notice).
+    cmd = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+    proc = subprocess.run(cmd, cwd=cache, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"`{' '.join(cmd[1:])}` failed in {cache} (exit {proc.returncode}); is the npm registry "
+            f"reachable?\n{proc.stdout[-2000:]}{proc.stderr[-4000:]}"
+        )
+    stamp.write_text(wanted + "\n")
+
+
+def _sources(cache: Path, package_dir: Path) -> dict[str, Path]:
+    """Map each file name to put in ``dest`` to its source file."""
+    modules = cache / "node_modules"
+    dist = modules / HTML_MANAGER / "dist"
+    files = {
+        "require.js": modules / "requirejs" / "require.js",
+        "embed-amd.js": dist / "embed-amd.js",
+        CONFIG_JS: package_dir / CONFIG_JS,
+    }
+    for f in sorted(dist.iterdir()):
+        if f.suffix in _ASSET_SUFFIXES:
+            files[f.name] = f
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise RuntimeError(f"widget assets missing after npm ci in {cache}: {missing}")
+    return files
+
+
+def _up_to_date(src: Path, dst: Path) -> bool:
+    try:
+        s, d = src.stat(), dst.stat()
+    except FileNotFoundError:
+        return False
+    return s.st_size == d.st_size and s.st_mtime_ns == d.st_mtime_ns
+
+
+def install_widget_assets(
+    dest: Path = DEFAULT_DEST,
+    cache: Path | None = None,
+    package_dir: Path = PACKAGE_DIR,
+) -> Path:
+    """Put the JavaScript that renders ipywidgets offline into ``dest`` and return ``dest``.
+
+    Idempotent: ``npm ci`` runs only when ``cache`` has no install of the current lock file, and files
+    are copied only when missing or changed, so a warm call takes milliseconds and needs no npm.
+
+    Args:
+        dest: folder served as ``<html root>/nbwidgets`` (default ``book/_widgets/nbwidgets``).
+        cache: where ``npm ci`` installs the packages; default ``$NEUROBOOK_NPM_WIDGETS_CACHE`` or
+            ``<repo>/.cache/npm-widgets``.
+        package_dir: folder with the pinned ``package.json``, ``package-lock.json`` and
+            ``nbwidgets-config.js`` (default ``book/widgets``).
+
+    Raises:
+        RuntimeError: npm is needed but missing, or ``npm ci`` failed.
+    """
+    dest = Path(dest)
+    if cache is None:
+        cache = Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE)
+    cache = Path(cache).expanduser().resolve()
+    package_dir = Path(package_dir)
+    _npm_ci(cache, package_dir)
+    files = _sources(cache, package_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, src in files.items():
+        dst = dest / name
+        if not _up_to_date(src, dst):
+            tmp = dst.with_name(dst.name + ".tmp")
+            shutil.copy2(src, tmp)
+            os.replace(tmp, dst)
+    # Drop stale files (e.g. fonts of an older html-manager) so the built book carries no leftovers.
+    for f in dest.iterdir():
+        if f.is_file() and f.name not in files and f.suffix in (*_ASSET_SUFFIXES, ".js", ".tmp"):
+            f.unlink()
+    return dest
+
+
+if __name__ == "__main__":
+    print(install_widget_assets())
