@@ -1,7 +1,8 @@
 """Open the BUILT book in a headless Chromium and check that the image browsers work with no kernel.
 
 By default the book is the quick-profile build made by the suite (``built_book`` in conftest.py); set
-``NEUROBOOK_BUILT_BOOK`` to check another built html folder (e.g. ``_build/html`` after ``make book``). The test serves the html folder from a local
+``NEUROBOOK_BUILT_BOOK`` to check another built html folder (e.g. ``_build/html`` after ``make book``).
+The test serves the html folder from a local
 ``http.server`` on 127.0.0.1, opens every page that contains a ``neurobook.widgets.image_browser``, and:
 
 * waits for the widget to be rendered by the ipywidgets html-manager (no kernel),
