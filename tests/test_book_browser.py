@@ -33,6 +33,8 @@ import pytest
 
 from neurobook.widgets import BROWSER_CLASS, CAPTION_CLASS, DROPDOWN_CLASS, SLIDER_CLASS, STACK_CLASS
 
+pytestmark = pytest.mark.slow
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
     "--headless",

@@ -1,0 +1,50 @@
+"""The command line: bad parameters fail before execution with the list of valid ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from neurobook.cli import main
+from neurobook.params import ParameterError, _accepts, parse_value, validate
+
+PARAMS = {"profile": {"type": "str", "default": '"full"', "help": ""},
+          "epochs": {"type": "int", "default": "0", "help": ""},
+          "lr": {"type": "float", "default": "0.1", "help": ""},
+          "data_dir": {"type": "Optional[str]", "default": "None", "help": ""}}
+
+
+def test_unknown_parameter_lists_valid_ones(capsys):
+    assert main(["run", "ch01", "-p", "epoch", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown parameter(s) 'epoch'" in err
+    for name in ("profile", "device", "seed", "data_dir", "epochs", "n_mei"):
+        assert f"  {name}:" in err
+
+
+def test_wrong_type_is_rejected_before_running(capsys):
+    assert main(["run", "ch01", "-p", "epochs", "many"]) == 2
+    assert "parameter 'epochs' must be int, got 'many'" in capsys.readouterr().err
+
+
+def test_unknown_chapter(capsys):
+    assert main(["run", "ch09"]) == 2
+    assert "unknown chapter 'ch09'; chapters: ch01_v1_encoding" in capsys.readouterr().err
+
+
+def test_params_lists_the_chapter_parameters(capsys):
+    assert main(["params", "1"]) == 0
+    assert "readout: str" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text,value", [("3", 3), ("0.5", 0.5), ("true", True), ("cuda", "cuda"),
+                                        ("null", None), ("[1, 2]", [1, 2])])
+def test_parse_value(text, value):
+    assert parse_value(text) == value
+
+
+def test_type_rules():
+    assert _accepts("float", 3) and not _accepts("int", 3.5) and not _accepts("int", True)
+    assert _accepts("Optional[str]", None) and _accepts("Optional[str]", "/data") and not _accepts("str", None)
+    validate(PARAMS, {"epochs": 4, "lr": 1, "data_dir": None}, "demo")
+    with pytest.raises(ParameterError, match="must be float"):
+        validate(PARAMS, {"lr": "fast"}, "demo")
