@@ -68,12 +68,12 @@ if readout not in ("gaussian", "factorized"):
 
 settings = nb.config.choose(
     run_profile, dev,
-    quick=dict(downsample=2, n_neurons=300, epochs=6, channels=16, layers=2, n_mei=8, mei_steps=60,
-               sim_per_type=6, sim_epochs=8),
-    cpu=dict(downsample=2, n_neurons=5335, epochs=12, channels=32, layers=3, n_mei=48, mei_steps=150,
-             sim_per_type=10, sim_epochs=15),
-    gpu=dict(downsample=1, n_neurons=5335, epochs=100, channels=64, layers=4, n_mei=500, mei_steps=400,
-             sim_per_type=25, sim_epochs=60),
+    quick=dict(downsample=2, n_neurons=300, max_train=1200, epochs=5, channels=16, layers=2, n_mei=8,
+               mei_steps=60, sim_per_type=4, sim_epochs=6),
+    cpu=dict(downsample=2, n_neurons=5335, max_train=4472, epochs=12, channels=16, layers=3, n_mei=48,
+             mei_steps=150, sim_per_type=8, sim_epochs=12),
+    gpu=dict(downsample=1, n_neurons=5335, max_train=4472, epochs=100, channels=64, layers=4, n_mei=500,
+             mei_steps=400, sim_per_type=25, sim_epochs=60),
 )
 for name, value in (("n_neurons", n_neurons), ("epochs", epochs), ("n_mei", n_mei)):
     if value:
@@ -99,6 +99,10 @@ data = load_lurz2020(data_dir, downsample=settings["downsample"])
 rng = np.random.default_rng(seed)
 keep = np.sort(rng.choice(data.n_neurons, size=min(settings["n_neurons"], data.n_neurons), replace=False))
 data = data.select_neurons(keep)
+train_trials = np.flatnonzero(data.tiers == "train")
+if settings["max_train"] < len(train_trials):  # the quick profile trains on a subset of the train tier
+    drop = rng.choice(train_trials, size=len(train_trials) - settings["max_train"], replace=False)
+    data = data.select_trials(~np.isin(np.arange(len(data.tiers)), drop))
 train, val, test = data.tier("train"), data.tier("validation"), data.tier("test")
 display(Markdown(
     f"**Data:** `{data.name}` (real recordings, {data.meta['species']} {data.meta['area']} {data.meta['layer']}, "

@@ -3,9 +3,10 @@
 from neurobook.data.fetch import ChecksumError, DataNotFoundError, data_file, fetch, verify
 from neurobook.data.lurz2020 import load_lurz2020
 from neurobook.data.registry import DATASETS, get_dataset
+from neurobook.data.simulate import CELL_TYPES, pink_noise_images, simulate_v1_population
 from neurobook.data.types import StimulusResponseData
 
 __all__ = [
-    "DATASETS", "ChecksumError", "DataNotFoundError", "StimulusResponseData", "data_file", "fetch",
-    "get_dataset", "load_lurz2020", "verify",
+    "CELL_TYPES", "DATASETS", "ChecksumError", "DataNotFoundError", "StimulusResponseData", "data_file", "fetch",
+    "get_dataset", "load_lurz2020", "pink_noise_images", "simulate_v1_population", "verify",
 ]

@@ -1,0 +1,198 @@
+"""Per-neuron evaluation metrics on numpy arrays (trials x neurons).
+
+Conventions: ``pred`` and ``resp`` are (n_trials, n_neurons) (1-D arrays are one neuron);
+``image_ids`` (n_trials,) marks repeats of the same image. Every function returns one value per
+neuron (a float for 1-D input).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "correlation",
+    "correlation_to_average",
+    "feve",
+    "normalized_correlation",
+    "oracle_correlation",
+    "share_within_limit",
+    "single_trial_correlation",
+]
+
+
+def _as_2d(name: str, x: object) -> tuple[np.ndarray, bool]:
+    if not isinstance(x, (np.ndarray, list, tuple)):
+        raise TypeError(f"{name} must be a numpy array (n_trials, n_neurons), got {type(x).__name__}")
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim == 1:
+        return arr[:, None], True
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be (n_trials,) or (n_trials, n_neurons); got shape {arr.shape}")
+    return arr, False
+
+
+def _pair(pred: object, resp: object) -> tuple[np.ndarray, np.ndarray, bool]:
+    p, squeeze = _as_2d("pred", pred)
+    r, _ = _as_2d("resp", resp)
+    if p.shape != r.shape:
+        raise ValueError(f"pred and resp must have the same shape; got {p.shape} and {r.shape}")
+    if p.shape[0] < 2:
+        raise ValueError(f"need at least 2 trials to correlate, got {p.shape[0]}")
+    return p, r, squeeze
+
+
+def _ids(image_ids: object, n: int) -> np.ndarray:
+    ids = np.asarray(image_ids)
+    if ids.shape != (n,):
+        raise ValueError(f"image_ids must have shape ({n},) to match the trials; got {ids.shape}")
+    return ids
+
+
+def _out(values: np.ndarray, squeeze: bool):
+    return float(values[0]) if squeeze else values
+
+
+def _corr_cols(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson r per column; 0 where either column is constant."""
+    a = a - a.mean(0)
+    b = b - b.mean(0)
+    num = (a * b).sum(0)
+    den = np.sqrt((a * a).sum(0) * (b * b).sum(0))
+    out = np.zeros(a.shape[1])
+    ok = den > 1e-12 * np.maximum(1.0, np.abs(num))
+    out[ok] = num[ok] / den[ok]
+    return out
+
+
+def _image_means(x: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique ids, per-image means (n_images, n_neurons) and repeat counts."""
+    uniq, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    sums = np.zeros((len(uniq), x.shape[1]))
+    np.add.at(sums, inverse, x)
+    return uniq, sums / counts[:, None], counts
+
+
+def correlation(pred: np.ndarray, resp: np.ndarray) -> np.ndarray:
+    """Pearson correlation per column.
+
+    ``r = sum (p - mean p)(y - mean y) / sqrt(sum (p - mean p)^2 * sum (y - mean y)^2)``.
+
+    Columns where either input is constant get 0.
+    """
+    p, r, squeeze = _pair(pred, resp)
+    return _out(_corr_cols(p, r), squeeze)
+
+
+def single_trial_correlation(pred: np.ndarray, resp: np.ndarray) -> np.ndarray:
+    """Correlation of the prediction with every single-trial response (repeats counted separately)."""
+    return correlation(pred, resp)
+
+
+def correlation_to_average(pred: np.ndarray, resp: np.ndarray, image_ids: np.ndarray) -> np.ndarray:
+    """Correlation, across unique images, of the mean prediction with the repeat-averaged response.
+
+    ``r = corr_m( mean_{t in m} pred_t , mean_{t in m} resp_t )`` over unique images m.
+    """
+    p, r, squeeze = _pair(pred, resp)
+    ids = _ids(image_ids, p.shape[0])
+    _, p_mean, _ = _image_means(p, ids)
+    _, r_mean, _ = _image_means(r, ids)
+    if len(p_mean) < 2:
+        raise ValueError("correlation_to_average needs at least 2 unique images")
+    return _out(_corr_cols(p_mean, r_mean), squeeze)
+
+
+def oracle_correlation(resp: np.ndarray, image_ids: np.ndarray) -> np.ndarray:
+    """Leave-one-out oracle: correlate each trial with the mean of the *other* repeats of its image.
+
+    For trial t of image m with n_m >= 2 repeats, ``o_t = (sum_{s in m} y_s - y_t) / (n_m - 1)``;
+    the oracle is ``corr_t(y_t, o_t)`` pooled over all trials of images with >= 2 repeats.
+    """
+    r, squeeze = _as_2d("resp", resp)
+    ids = _ids(image_ids, r.shape[0])
+    uniq, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    keep = counts[inverse] >= 2
+    if keep.sum() < 2:
+        raise ValueError("oracle_correlation needs images shown at least twice (repeats); found none")
+    sums = np.zeros((len(uniq), r.shape[1]))
+    np.add.at(sums, inverse, r)
+    loo = (sums[inverse] - r) / np.maximum(counts[inverse] - 1, 1)[:, None]
+    return _out(_corr_cols(r[keep], loo[keep]), squeeze)
+
+
+def _repeat_stats(r: np.ndarray, ids: np.ndarray):
+    """Per-image means, counts and unbiased within-image variances for images with >= 2 repeats."""
+    uniq, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    sums = np.zeros((len(uniq), r.shape[1]))
+    np.add.at(sums, inverse, r)
+    means = sums / counts[:, None]
+    sq = np.zeros_like(sums)
+    np.add.at(sq, inverse, (r - means[inverse]) ** 2)
+    rep = counts >= 2
+    if not rep.any():
+        raise ValueError("this metric needs images shown at least twice (repeats); found none")
+    var = sq[rep] / (counts[rep] - 1)[:, None]
+    return inverse, means, counts, rep, var
+
+
+def feve(pred: np.ndarray, resp: np.ndarray, image_ids: np.ndarray) -> np.ndarray:
+    """Fraction of explainable variance explained (Cadena et al. 2019).
+
+    ``FEVE = 1 - (MSE - s2_noise) / (Var[y] - s2_noise)`` with ``MSE = mean_t (y_t - p_t)^2``,
+    ``Var[y]`` the total variance over trials (ddof=1) and ``s2_noise`` the mean over images of the
+    within-image variance across repeats (ddof=1; images with >= 2 repeats). All trials of images
+    with >= 2 repeats enter MSE and Var[y]. NaN where ``Var[y] <= s2_noise`` (no explainable variance).
+    """
+    p, r, squeeze = _pair(pred, resp)
+    ids = _ids(image_ids, p.shape[0])
+    inverse, _, counts, rep, var = _repeat_stats(r, ids)
+    keep = rep[inverse]
+    noise = var.mean(0)
+    total = r[keep].var(0, ddof=1)
+    mse = ((r[keep] - p[keep]) ** 2).mean(0)
+    explainable = total - noise
+    out = np.full(r.shape[1], np.nan)
+    ok = explainable > 1e-12
+    out[ok] = 1 - (mse[ok] - noise[ok]) / explainable[ok]
+    return _out(out, squeeze)
+
+
+def normalized_correlation(pred: np.ndarray, resp: np.ndarray, image_ids: np.ndarray) -> np.ndarray:
+    """CCnorm (Schoppe et al. 2016): ``CC_abs / CC_max``, the fraction of the predictability limit.
+
+    With per-image means ``y_m`` and mean predictions ``p_m`` over the M images with >= 2 repeats
+    (variances and covariance across images with ddof=1), the signal power is
+    ``SP = Var(y_m) - mean_m(s2_m / n_m)`` where ``s2_m`` is the unbiased variance of the n_m repeats
+    of image m (for equal n this is Schoppe's ``(Var(sum_n y_n) - sum_n Var(y_n)) / (n (n - 1))``
+    without its dependence on the order of repeats). Then ``CC_abs = Cov(p, y) / sqrt(Var(p) Var(y))``,
+    ``CC_max = sqrt(SP / Var(y))`` and ``CCnorm = Cov(p, y) / sqrt(Var(p) SP)``.
+    NaN where ``SP <= 0`` (no explainable signal); 0 where the prediction is constant.
+    """
+    p, r, squeeze = _pair(pred, resp)
+    ids = _ids(image_ids, p.shape[0])
+    inverse, r_means, counts, rep, var = _repeat_stats(r, ids)
+    if rep.sum() < 2:
+        raise ValueError("normalized_correlation needs at least 2 images with repeats")
+    _, p_means, _ = _image_means(p, ids)
+    y, q = r_means[rep], p_means[rep]
+    var_y = y.var(0, ddof=1)
+    signal_power = var_y - (var / counts[rep][:, None]).mean(0)
+    var_p = q.var(0, ddof=1)
+    cov = ((q - q.mean(0)) * (y - y.mean(0))).sum(0) / (len(y) - 1)
+    out = np.full(r.shape[1], np.nan)
+    ok = signal_power > 1e-12
+    out[ok] = 0.0
+    ok_p = ok & (var_p > 1e-12)
+    out[ok_p] = cov[ok_p] / np.sqrt(var_p[ok_p] * signal_power[ok_p])
+    return _out(out, squeeze)
+
+
+def share_within_limit(frac: np.ndarray, tolerance: float = 0.1) -> float:
+    """Fraction of neurons with ``frac >= 1 - tolerance``, ignoring NaN (NaN if all are NaN)."""
+    values = np.asarray(frac, dtype=np.float64).ravel()
+    if not 0 <= tolerance <= 1:
+        raise ValueError(f"tolerance must be in [0, 1], got {tolerance}")
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return float("nan")
+    return float(np.mean(values >= 1 - tolerance))

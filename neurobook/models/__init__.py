@@ -1,0 +1,16 @@
+"""Encoding models: convolutional cores, readouts and full image -> rate models."""
+
+from neurobook.models.cores import ConvCore
+from neurobook.models.encoder import MODEL_KINDS, EncodingModel, ImageModel, LNModel, build_model
+from neurobook.models.readouts import FactorizedReadout, GaussianReadout
+
+__all__ = [
+    "MODEL_KINDS",
+    "ConvCore",
+    "EncodingModel",
+    "FactorizedReadout",
+    "GaussianReadout",
+    "ImageModel",
+    "LNModel",
+    "build_model",
+]

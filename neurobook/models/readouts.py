@@ -1,0 +1,138 @@
+"""Readouts: core feature maps (B, C, H, W) -> one response per neuron (B, n_neurons)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def _check_in_shape(in_shape: Sequence[int], n_neurons: int) -> tuple[int, int, int]:
+    try:
+        shape = tuple(int(s) for s in in_shape)
+    except TypeError as err:
+        raise TypeError(f"in_shape must be a (C, H, W) tuple of ints, got {in_shape!r}") from err
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"in_shape must be (C, H, W) with positive sizes, got {in_shape!r}")
+    if isinstance(n_neurons, bool) or not isinstance(n_neurons, int) or n_neurons < 1:
+        raise ValueError(f"n_neurons must be a positive int, got {n_neurons!r}")
+    return shape  # type: ignore[return-value]
+
+
+class _Readout(nn.Module):
+    """Shared input check."""
+
+    in_shape: tuple[int, int, int]
+
+    def _check(self, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 4 or tuple(x.shape[1:]) != self.in_shape:
+            raise ValueError(
+                f"{type(self).__name__} expects features (B, {', '.join(map(str, self.in_shape))}); "
+                f"got shape {tuple(x.shape)}"
+            )
+
+
+class FactorizedReadout(_Readout):
+    """Spatial mask x feature vector per neuron (Klindt et al. 2017).
+
+    ``r_n = sum_{c,x,y} m_n(x, y) w_n(c) F_c(x, y) + b_n``.
+
+    Computed as one matrix product ``F (B,C,HW) @ M^T (HW,N)`` followed by a per-neuron feature dot
+    product, so the cost is linear in the number of neurons.
+
+    Args:
+        in_shape: (C, H, W) of the core output.
+        n_neurons: number of neurons.
+        gamma_mask: L1 weight on the spatial masks.
+        gamma_features: L1 weight on the feature vectors.
+    """
+
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        n_neurons: int,
+        gamma_mask: float = 1e-3,
+        gamma_features: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        self.in_shape = _check_in_shape(in_shape, n_neurons)
+        self.n_neurons = n_neurons
+        self.gamma_mask = float(gamma_mask)
+        self.gamma_features = float(gamma_features)
+        c, h, w = self.in_shape
+        mask = torch.full((n_neurons, h * w), 1.0 / (h * w)) + 0.01 * torch.randn(n_neurons, h * w)
+        self.mask = nn.Parameter(mask)
+        self.features = nn.Parameter(torch.randn(n_neurons, c) / c**0.5)
+        self.bias = nn.Parameter(torch.zeros(n_neurons))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, n_neurons)."""
+        self._check(x)
+        pooled = x.flatten(2) @ self.mask.t()  # (B, C, N)
+        return (pooled * self.features.t()).sum(1) + self.bias
+
+    def regularizer(self) -> torch.Tensor:
+        """``gamma_mask * sum|mask| + gamma_features * sum|features|`` (summed over neurons)."""
+        return self.gamma_mask * self.mask.abs().sum() + self.gamma_features * self.features.abs().sum()
+
+
+class GaussianReadout(_Readout):
+    """Each neuron reads the feature vector at one learned position (Lurz et al. 2021).
+
+    Position ``mu`` lives in grid coordinates [-1, 1]^2 (x then y, as ``grid_sample`` wants). During
+    training the position is sampled from ``N(mu, sigma^2)`` per image; in eval mode the mean is used.
+
+    Args:
+        in_shape: (C, H, W) of the core output.
+        n_neurons: number of neurons.
+        init_sigma: initial sampling std (isotropic, grid units).
+        init_mu_range: initial positions are uniform in [-init_mu_range, init_mu_range]^2.
+        gamma_features: L1 weight on the feature vectors.
+    """
+
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        n_neurons: int,
+        init_sigma: float = 0.4,
+        init_mu_range: float = 0.2,
+        gamma_features: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        self.in_shape = _check_in_shape(in_shape, n_neurons)
+        if not init_sigma > 0:
+            raise ValueError(f"init_sigma must be > 0, got {init_sigma}")
+        if not 0 <= init_mu_range <= 1:
+            raise ValueError(f"init_mu_range must be in [0, 1], got {init_mu_range}")
+        self.n_neurons = n_neurons
+        self.gamma_features = float(gamma_features)
+        c = self.in_shape[0]
+        self.mu = nn.Parameter(torch.empty(n_neurons, 2).uniform_(-init_mu_range, init_mu_range))
+        self.sigma = nn.Parameter(torch.full((n_neurons, 1), float(init_sigma)))
+        self.features = nn.Parameter(torch.full((n_neurons, c), 1.0 / c))
+        self.bias = nn.Parameter(torch.zeros(n_neurons))
+
+    def grid(self, batch_size: int, sample: bool | None = None) -> torch.Tensor:
+        """Read positions (B, N, 1, 2) in [-1, 1]; sampled around ``mu`` when training (or ``sample``)."""
+        sample = self.training if sample is None else sample
+        mu = self.mu.clamp(-1, 1)
+        if not sample:
+            return mu.expand(batch_size, -1, -1).unsqueeze(2)
+        noise = torch.randn(batch_size, self.n_neurons, 2, device=mu.device, dtype=mu.dtype)
+        return (mu + noise * self.sigma).clamp(-1, 1).unsqueeze(2)
+
+    def forward(self, x: torch.Tensor, sample: bool | None = None) -> torch.Tensor:
+        """(B, C, H, W) -> (B, n_neurons)."""
+        self._check(x)
+        grid = self.grid(x.shape[0], sample).to(x.dtype)
+        sampled = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
+        sampled = sampled.squeeze(-1)  # (B, C, N)
+        return (sampled * self.features.t().to(x.dtype)).sum(1) + self.bias.to(x.dtype)
+
+    def regularizer(self) -> torch.Tensor:
+        """``gamma_features * sum|features|`` (summed over neurons)."""
+        return self.gamma_features * self.features.abs().sum()

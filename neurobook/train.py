@@ -1,0 +1,218 @@
+"""Fit an encoding model to a :class:`StimulusResponseData` and predict with it.
+
+Normalization choice: the training images' scalar pixel mean and std are stored in the model
+(``model.set_input_stats``), so ``predict`` and the inversion tools reuse them automatically.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from neurobook.config import resolve_device, seed_everything
+from neurobook.data.types import StimulusResponseData
+
+__all__ = ["TrainResult", "fit", "poisson_loss", "predict"]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`fit` returns; ``model`` holds the best (highest validation correlation) weights."""
+
+    model: nn.Module
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_corr: float = float("nan")
+    seconds: float = 0.0
+    device: str = "cpu"
+    images_per_second: float = 0.0
+
+
+def poisson_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Poisson negative log-likelihood (up to a constant), summed over neurons, mean over the batch."""
+    return (pred - target * torch.log(pred + eps)).sum(1).mean()
+
+
+def _mean_correlation(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """Mean over neurons of the per-neuron Pearson correlation (constant columns count as 0)."""
+    p = pred - pred.mean(0)
+    t = target - target.mean(0)
+    den = (p.pow(2).sum(0) * t.pow(2).sum(0)).sqrt()
+    corr = torch.where(den > 1e-12, (p * t).sum(0) / den.clamp_min(1e-12), torch.zeros_like(den))
+    return float(corr.mean())
+
+
+def _check_model(model: nn.Module, image_shape: tuple[int, int] | None, n_neurons: int | None) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    shape = getattr(model, "image_shape", None)
+    if image_shape is not None and shape is not None and tuple(shape) != tuple(image_shape):
+        raise ValueError(f"model was built for images {tuple(shape)} but the data has {tuple(image_shape)}")
+    n = getattr(model, "n_neurons", None)
+    if n_neurons is not None and n is not None and n != n_neurons:
+        raise ValueError(f"model predicts {n} neurons but the data has {n_neurons}")
+
+
+def _autocast(device: torch.device, amp: bool):
+    """(context, dtype) for mixed precision: bf16 (or fp16) autocast on CUDA only."""
+    if not (amp and device.type == "cuda"):
+        return nullcontext(), None
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype), dtype
+
+
+@torch.no_grad()
+def _predict_tensor(model: nn.Module, x: torch.Tensor, batch_size: int, amp: bool) -> torch.Tensor:
+    model.eval()
+    device = x.device
+    outs = []
+    for start in range(0, x.shape[0], batch_size):
+        ctx, _ = _autocast(device, amp)
+        with ctx:
+            outs.append(model(x[start : start + batch_size]).float())
+    return torch.cat(outs)
+
+
+def fit(
+    model: nn.Module,
+    data: StimulusResponseData,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 5e-3,
+    device: str = "auto",
+    patience: int = 5,
+    lr_decay: float = 0.3,
+    max_lr_decays: int = 3,
+    seed: int = 0,
+    amp: bool = True,
+    progress: bool = False,
+    init_bias: bool = True,
+) -> TrainResult:
+    """Train ``model`` on the train tier with early stopping on the validation tier.
+
+    Poisson loss + ``model.regularizer()``, Adam, shuffled mini-batches drawn by index permutation from
+    tensors that live on the device. After each epoch the mean per-neuron correlation on the
+    validation tier decides: a new best is kept; after ``patience`` epochs without improvement the
+    best weights are restored and the learning rate multiplied by ``lr_decay``; after
+    ``max_lr_decays`` decays training stops. The test tier is never used. Mixed precision only on CUDA.
+    ``init_bias`` sets output biases to the training mean responses before training.
+    """
+    if not isinstance(data, StimulusResponseData):
+        raise TypeError(f"data must be a StimulusResponseData, got {type(data).__name__}")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not 0 < lr_decay < 1:
+        raise ValueError(f"lr_decay must be in (0, 1), got {lr_decay}")
+    _check_model(model, data.image_shape, data.n_neurons)
+    train, val = data.tier("train"), data.tier("validation")
+    if len(train.images) == 0 or len(val.images) == 0:
+        raise ValueError(
+            f"fit needs train and validation trials; got {len(train.images)} train, "
+            f"{len(val.images)} validation"
+        )
+    seed_everything(seed)
+    dev = resolve_device(device)
+    model.to(dev)
+    if hasattr(model, "set_input_stats"):
+        model.set_input_stats(float(train.images.mean()), float(train.images.std()))
+    if init_bias and hasattr(model, "initialize_bias"):
+        model.initialize_bias(torch.from_numpy(train.responses.mean(0)).to(dev))
+
+    x_train = torch.from_numpy(train.images).to(dev)
+    y_train = torch.from_numpy(train.responses).to(dev)
+    x_val = torch.from_numpy(val.images).to(dev)
+    y_val = torch.from_numpy(val.responses).to(dev)
+    n = x_train.shape[0]
+    generator = torch.Generator(device=dev).manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    _, amp_dtype = _autocast(dev, amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+
+    history: list[dict] = []
+    best_corr, best_epoch, best_state = -np.inf, 0, copy.deepcopy(model.state_dict())
+    bad_epochs, decays, train_seconds, seen = 0, 0, 0.0, 0
+    start = time.perf_counter()
+    bar = tqdm(range(1, epochs + 1), disable=not progress, desc="fit")
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        perm = torch.randperm(n, device=dev, generator=generator)
+        total, batches = torch.zeros((), device=dev), 0
+        for b in range(0, n, batch_size):
+            idx = perm[b : b + batch_size]
+            ctx, _ = _autocast(dev, amp)
+            with ctx:
+                pred = model(x_train[idx])
+            loss = poisson_loss(pred.float(), y_train[idx]) + model.regularizer()
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            total += loss.detach()
+            batches += 1
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        train_seconds += time.perf_counter() - t0
+        if not torch.isfinite(total):  # checked once per epoch: no per-batch GPU sync
+            raise FloatingPointError(f"training loss became {float(total)} in epoch {epoch}; lower lr")
+        seen += n
+        val_corr = _mean_correlation(_predict_tensor(model, x_val, 512, amp), y_val)
+        current_lr = optimizer.param_groups[0]["lr"]
+        history.append(
+            {"epoch": epoch, "train_loss": float(total) / batches, "val_corr": val_corr,
+             "lr": current_lr, "seconds": time.perf_counter() - t0}
+        )
+        bar.set_postfix(val_corr=f"{val_corr:.3f}", lr=f"{current_lr:.1e}")
+        if val_corr > best_corr + 1e-4:
+            best_corr, best_epoch, bad_epochs = val_corr, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+            continue
+        bad_epochs += 1
+        if bad_epochs >= patience:
+            if decays >= max_lr_decays:
+                break
+            model.load_state_dict(best_state)
+            for group in optimizer.param_groups:
+                group["lr"] *= lr_decay
+            decays, bad_epochs = decays + 1, 0
+    model.load_state_dict(best_state)
+    model.eval()
+    return TrainResult(
+        model=model, history=history, best_epoch=best_epoch, best_val_corr=float(best_corr),
+        seconds=time.perf_counter() - start, device=str(dev),
+        images_per_second=seen / train_seconds if train_seconds > 0 else 0.0,
+    )
+
+
+def predict(model: nn.Module, images: np.ndarray, device: str = "auto", batch_size: int = 256) -> np.ndarray:
+    """Predicted rates (n_images, n_neurons) float32 for images (n, H, W) in data units.
+
+    The model is moved to ``device`` and left in eval mode.
+    """
+    if not isinstance(images, np.ndarray):
+        raise TypeError(f"images must be a numpy array (n, H, W), got {type(images).__name__}")
+    if images.ndim == 2:
+        raise ValueError(f"images must be (n, H, W); got one image of shape {images.shape}, add a batch axis")
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images must be (n, H, W) or (n, 1, H, W); got shape {images.shape}")
+    _check_model(model, images.shape[-2:], None)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    dev = resolve_device(device)
+    model.to(dev)
+    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+    outs = []
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, x.shape[0], batch_size):
+            outs.append(model(x[start : start + batch_size].to(dev)).float().cpu())
+    return torch.cat(outs).numpy() if outs else np.zeros((0, getattr(model, "n_neurons", 0)), np.float32)
