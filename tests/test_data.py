@@ -142,3 +142,16 @@ def test_wrong_checksum_download_leaves_no_file(server, tmp_path):
     with pytest.raises(ChecksumError, match="checksum"):
         download(f"{server}/good.bin", tmp_path / "bad.bin", "0" * 64, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_selection_slices_per_trial_and_per_neuron_meta():
+    from neurobook.data.types import StimulusResponseData
+
+    d = StimulusResponseData(np.zeros((6, 2, 3)), np.arange(24).reshape(6, 4), ["train"] * 3 + ["test"] * 3,
+                             [0, 1, 2, 3, 3, 3], [10, 11, 12, 13],
+                             meta={"rate": np.arange(6), "xyz": np.arange(4), "species": "mouse"})
+    test = d.tier("test").select_neurons([1, 3])
+    assert test.meta["rate"].tolist() == [3, 4, 5] and test.meta["xyz"].tolist() == [1, 3]
+    assert test.responses.tolist() == [[13, 15], [17, 19], [21, 23]] and test.meta["species"] == "mouse"
+    with pytest.raises(ValueError, match="responses must be"):
+        StimulusResponseData(np.zeros((6, 2, 3)), np.zeros((5, 4)), ["train"] * 6, range(6), range(4))

@@ -20,7 +20,8 @@ class StimulusResponseData:
         image_ids: (n_trials,) int; equal ids are repeats of the same image.
         neuron_ids: (n_neurons,) int identifiers of the neurons.
         name: the data set's registry name; ``simulated`` for model populations.
-        meta: anything else a loader knows (units, area, ground truth, ...).
+        meta: anything else a loader knows (units, area, ground truth, ...). Arrays in ``meta`` whose first axis
+            has one entry per trial (or per neuron) are sliced along with the trials (or neurons).
     """
 
     images: np.ndarray
@@ -74,16 +75,21 @@ class StimulusResponseData:
         """A copy holding only the trials where ``mask`` is true (or the given indices)."""
         return StimulusResponseData(
             self.images[mask], self.responses[mask], self.tiers[mask], self.image_ids[mask],
-            self.neuron_ids, self.name, dict(self.meta),
+            self.neuron_ids, self.name, self._sliced_meta(len(self.tiers), mask),
         )
 
     def select_neurons(self, index: np.ndarray) -> StimulusResponseData:
         """A copy holding only the neurons at ``index`` (indices or boolean mask)."""
-        meta = dict(self.meta)
         return StimulusResponseData(
             self.images, self.responses[:, index], self.tiers, self.image_ids,
-            self.neuron_ids[index], self.name, meta,
+            self.neuron_ids[index], self.name, self._sliced_meta(self.n_neurons, index),
         )
+
+    def _sliced_meta(self, length: int, index: np.ndarray) -> dict:
+        if len(self.tiers) == self.n_neurons:
+            raise ValueError("cannot tell per-trial from per-neuron meta arrays when n_trials == n_neurons")
+        return {k: v[index] if isinstance(v, np.ndarray) and v.ndim and len(v) == length else v
+                for k, v in self.meta.items()}
 
     def repeats(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """Unique image ids and, for each, the array of its trials' responses (n_repeats, n_neurons)."""
