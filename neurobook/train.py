@@ -95,6 +95,7 @@ def fit(
     amp: bool = True,
     progress: bool = False,
     init_bias: bool = True,
+    normalize_responses: bool = True,
 ) -> TrainResult:
     """Train ``model`` on the train tier with early stopping on the validation tier.
 
@@ -104,6 +105,8 @@ def fit(
     best weights are restored and the learning rate multiplied by ``lr_decay``; after
     ``max_lr_decays`` decays training stops. The test tier is never used. Mixed precision only on CUDA.
     ``init_bias`` sets output biases to the training mean responses before training.
+    ``normalize_responses`` trains on responses divided by each neuron's training std (stored in the model as
+    its output scale, so predictions stay in data units).
     """
     if not isinstance(data, StimulusResponseData):
         raise TypeError(f"data must be a StimulusResponseData, got {type(data).__name__}")
@@ -124,8 +127,12 @@ def fit(
     model.to(dev)
     if hasattr(model, "set_input_stats"):
         model.set_input_stats(float(train.images.mean()), float(train.images.std()))
+    std = torch.from_numpy(train.responses.std(0)).to(dev)
+    scale = torch.where(std > 0, std, torch.ones_like(std)) if normalize_responses else torch.ones_like(std)
+    if hasattr(model, "set_output_scale"):
+        model.set_output_scale(scale)
     if init_bias and hasattr(model, "initialize_bias"):
-        model.initialize_bias(torch.from_numpy(train.responses.mean(0)).to(dev))
+        model.initialize_bias(torch.from_numpy(train.responses.mean(0)).to(dev) / scale)
 
     x_train = torch.from_numpy(train.images).to(dev)
     y_train = torch.from_numpy(train.responses).to(dev)
@@ -152,7 +159,7 @@ def fit(
             ctx, _ = _autocast(dev, amp)
             with ctx:
                 pred = model(x_train[idx])
-            loss = poisson_loss(pred.float(), y_train[idx]) + model.regularizer()
+            loss = poisson_loss(pred.float() / scale, y_train[idx] / scale) + model.regularizer()
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)

@@ -154,3 +154,23 @@ def test_fit_and_predict_reject_mismatched_inputs():
         predict(LNModel(SHAPE, 4), np.zeros(SHAPE, np.float32))
     with pytest.raises(TypeError, match="numpy array"):
         predict(LNModel(SHAPE, 4), torch.zeros(2, *SHAPE))
+
+
+def test_output_scale_keeps_predictions_in_data_units():
+    import numpy as np
+
+    from neurobook.data.simulate import pink_noise_images
+    from neurobook.data.types import StimulusResponseData
+    from neurobook.models import build_model
+    from neurobook.train import fit
+
+    rng = np.random.default_rng(0)
+    images = pink_noise_images(120, (8, 8), seed=0)
+    scales = np.array([0.01, 1.0, 100.0], dtype=np.float32)
+    responses = rng.poisson(1.0, size=(120, 3)).astype(np.float32) * scales
+    tiers = np.array(["train"] * 100 + ["validation"] * 20)
+    data = StimulusResponseData(images, responses, tiers, np.arange(120), np.arange(3))
+    model = fit(build_model("ln", (8, 8), 3), data, epochs=2, device="cpu").model
+    np.testing.assert_allclose(model.output_scale.numpy(), responses[:100].std(0), rtol=1e-4)
+    mean_pred = model(torch.from_numpy(images[:100])).detach().numpy().mean(0)
+    assert np.all(np.abs(np.log10(mean_pred / responses[:100].mean(0))) < 0.5)  # right order of magnitude

@@ -64,6 +64,7 @@ class ImageModel(nn.Module):
         super().__init__()
         self.register_buffer("input_mean", torch.tensor(0.0))
         self.register_buffer("input_std", torch.tensor(1.0))
+        self.register_buffer("output_scale", torch.tensor(1.0))
 
     def set_input_stats(self, mean: float, std: float) -> None:
         """Store the (scalar) pixel mean and std of the training images."""
@@ -71,6 +72,17 @@ class ImageModel(nn.Module):
             raise ValueError(f"input std must be > 0, got {std}")
         self.input_mean.fill_(float(mean))
         self.input_std.fill_(float(std))
+
+    def set_output_scale(self, scale: torch.Tensor) -> None:
+        """Per-neuron response scale (n_neurons,): the network works in normalized units, ``forward`` in data units.
+
+        Deconvolved calcium responses differ in scale by orders of magnitude between neurons; training on
+        responses divided by their standard deviation keeps every neuron's weight in the loss comparable.
+        """
+        scale = torch.as_tensor(scale, dtype=torch.float32).to(self.input_mean.device)
+        if scale.shape != (self.n_neurons,) or not bool((scale > 0).all()):
+            raise ValueError(f"output scale must be positive with shape ({self.n_neurons},), got {tuple(scale.shape)}")
+        self.output_scale = scale
 
     def standardize(self, images: torch.Tensor) -> torch.Tensor:
         """Data units -> standardized contrast units."""
@@ -96,8 +108,8 @@ class ImageModel(nn.Module):
         return images
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Images in data units (B, H, W) or (B, 1, H, W) -> rates (B, n_neurons)."""
-        return self.forward_standardized(self.standardize(self.check_images(images)))
+        """Images in data units (B, H, W) or (B, 1, H, W) -> rates (B, n_neurons) in data units."""
+        return self.forward_standardized(self.standardize(self.check_images(images))) * self.output_scale
 
     def forward_standardized(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
