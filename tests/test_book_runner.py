@@ -1,0 +1,45 @@
+"""The chapter runner: a raising chapter fails loudly (chapter and cell named); unchanged chapters are not rerun."""
+
+from __future__ import annotations
+
+import pytest
+
+import neurobook.chapters as chapters
+from neurobook.book import ChapterFailed, run_chapter
+
+SOURCE = '''# %% tags=["parameters"]
+profile: str = "quick"  # run size
+value: int = 1  # what the last cell divides by
+
+# %%
+from neurobook.results import save_results
+
+# %%
+save_results("zz_demo", profile=profile, device="cpu", data={"name": "none", "kind": "simulated"},
+             headline={"x": 1 / value}, runtime_s=0.0)
+'''
+
+
+@pytest.fixture
+def demo_chapter(tmp_path, monkeypatch):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "zz_demo.py").write_text(SOURCE)
+    monkeypatch.setattr(chapters, "NOTEBOOKS_DIR", notebooks)
+    monkeypatch.setitem(chapters.CHAPTERS, "zz_demo", chapters.Chapter("zz_demo", "demo", "-", "-", ()))
+    return tmp_path / "out"
+
+
+def test_raising_chapter_names_chapter_and_cell(demo_chapter):
+    with pytest.raises(ChapterFailed, match=r"chapter zz_demo failed in cell \d+ .*ZeroDivisionError"):
+        run_chapter("zz_demo", {"value": 0}, output_dir=demo_chapter, log=False)
+    assert not (demo_chapter / "zz_demo.ipynb").exists()  # no executed notebook that looks complete
+
+
+def test_unchanged_chapter_is_not_executed_again(demo_chapter):
+    first = run_chapter("zz_demo", {"value": 2}, output_dir=demo_chapter, log=False)
+    assert (demo_chapter / "zz_demo.results.json").exists()
+    mtime = first.stat().st_mtime_ns
+    assert run_chapter("zz_demo", {"value": 2}, output_dir=demo_chapter, log=False).stat().st_mtime_ns == mtime
+    run_chapter("zz_demo", {"value": 4}, output_dir=demo_chapter, log=False)  # new parameters: executed again
+    assert first.stat().st_mtime_ns != mtime
