@@ -70,7 +70,7 @@ settings = nb.config.choose(
     run_profile, dev,
     quick=dict(downsample=2, n_neurons=300, max_train=1200, epochs=5, channels=16, layers=2, n_mei=8,
                mei_steps=60, sim_per_type=4, sim_epochs=6),
-    cpu=dict(downsample=2, n_neurons=5335, max_train=4472, epochs=12, channels=16, layers=3, n_mei=48,
+    cpu=dict(downsample=2, n_neurons=5335, max_train=4472, epochs=20, channels=16, layers=3, n_mei=48,
              mei_steps=150, sim_per_type=8, sim_epochs=12),
     gpu=dict(downsample=1, n_neurons=5335, max_train=4472, epochs=100, channels=64, layers=4, n_mei=500,
              mei_steps=400, sim_per_type=25, sim_epochs=60),
@@ -111,7 +111,7 @@ display(Markdown(
     f"({len(np.unique(test.image_ids))} test images). License: {data.meta['license']}."
 ))
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 6, figsize=(12, 1.6))
 for ax, img in zip(axes, train.images[:6], strict=True):
     ax.imshow(img, cmap="gray")
@@ -149,19 +149,19 @@ print(f"median oracle correlation {np.nanmedian(oracle_only):.3f}; mean {np.nanm
 
 # %%
 models, runs = {}, {}
-for name, kind, kwargs in (
-    ("LN", "ln", {}),
-    ("CNN", f"cnn_{readout}", dict(hidden_channels=settings["channels"], layers=settings["layers"])),
+for name, kind, kwargs, batch_size in (
+    ("LN", "ln", {}, 256),  # a convex-like problem: large batches are faster and lose nothing
+    ("CNN", f"cnn_{readout}", dict(hidden_channels=settings["channels"], layers=settings["layers"]), 64),
 ):
     nb.seed_everything(seed)
     model = build_model(kind, data.image_shape, data.n_neurons, **kwargs)
-    runs[name] = fit(model, data, epochs=settings["epochs"], device=str(dev), seed=seed)
+    runs[name] = fit(model, data, epochs=settings["epochs"], batch_size=batch_size, device=str(dev), seed=seed)
     models[name] = runs[name].model
     r = runs[name]
     print(f"{name}: best validation correlation {r.best_val_corr:.3f} at epoch {r.best_epoch}; "
           f"{r.seconds:.0f} s on {r.device} ({r.images_per_second:.0f} images/s)")
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(5, 3))
 for name, r in runs.items():
     hist = pd.DataFrame(r.history)
@@ -193,7 +193,7 @@ display(Markdown(
     f"CNN {summary.loc['CNN', 'mean_corr_to_avg']:.3f} vs LN {summary.loc['LN', 'mean_corr_to_avg']:.3f}."
 ))
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
 plotting.compare_distributions(tables, "corr_to_avg", ax=axes[0], label="correlation to repeat average")
 plotting.compare_distributions(tables, "fraction_of_limit", ax=axes[1], reference=0.9,
@@ -232,7 +232,7 @@ proportions = types["label"].value_counts(normalize=True).round(3).to_dict()
 print(f"MEIs for {len(chosen)} neurons in {mei_seconds:.1f} s ({len(chosen) / mei_seconds:.1f} neurons/s)")
 display(types["label"].value_counts().rename("neurons").to_frame())
 
-# %%
+# %% tags=["hide-input"]
 order = np.argsort(types["label"].to_numpy(), kind="stable")
 titles = [f"#{n} {lab}" for n, lab in zip(types["neuron"].to_numpy()[order], types["label"].to_numpy()[order],
                                            strict=True)]
@@ -270,7 +270,7 @@ display(Markdown("**Data:** simulated V1 population (ground truth known), driven
 display(by_type.round(3))
 display(pd.crosstab(match["type"], match["label"]).rename_axis(index="true type", columns="label of the MEI"))
 
-# %%
+# %% tags=["hide-input"]
 show = np.concatenate([np.flatnonzero(match["type"].to_numpy() == t)[:3] for t in sorted(set(sim.meta["cell_types"]))])
 pairs = np.stack([np.stack([sim.meta["true_filters"][i], sim_meis[i]]) for i in show]).reshape(-1, *sim.image_shape)
 titles = [f"{match['type'][i]} {what}" for i in show for what in ("true", "MEI")]
@@ -285,7 +285,7 @@ plt.show()
 # DoG fits, and the CNN's predicted against measured responses on the test images (repeat averages). The browser is
 # precomputed, so it works in the static book without a Python kernel.
 
-# %%
+# %% tags=["hide-input"]
 test_ids, test_reps = test.repeats()
 test_mean = np.stack([r.mean(0) for r in test_reps])
 test_pred = predict(models["CNN"], np.stack([test.images[test.image_ids == i][0] for i in test_ids]),
@@ -319,6 +319,11 @@ widgets.figure_browser(browser_figures, browser_labels, description="neuron")
 # * **Model size and training.** The profile and device of this run (stated at the top) decide the image resolution,
 #   the core's size and the number of epochs; on a CPU the full profile is scaled down to finish in minutes.
 # * **Types.** Our labels come from stated fit thresholds on MEIs, not from the paper's visual inspection.
+# * **Non-localized preferences need a readout that can pool.** A Gaussian readout reads each neuron's features at
+#   one position of the core's feature map, so the model can only represent a whole-image (textural) preference as
+#   far as the core's receptive field reaches. The ground-truth section shows what this does to simulated texture
+#   cells: their recovered images are localized, and their spectrum match is the weakest of the four types. The
+#   factorized readout can pool over space (`-p readout factorized`).
 #
 # **Try next:** rerun with `neurobook run ch01 -p readout factorized`, more epochs (`-p epochs 40`), or more preferred
 # images (`-p n_mei 200`) on a GPU.
