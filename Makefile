@@ -41,7 +41,8 @@ notebooks: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/*.py
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_v1_training.py
+	$(BIN)/python -m pip install -q --no-deps neuralpredictors==0.3.0
+	NEUROBOOK_DATA_DIR=$${NEUROBOOK_DATA_DIR:-../shared/data} $(BIN)/python benchmarks/bench_v1_training.py $(ARGS)
 
 lock: $(STAMP)
 	(echo "# Resolved set from 'pip freeze' on Python 3.11 (make lock). Used as a constraints file by 'make venv'."; \
