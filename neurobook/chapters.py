@@ -48,7 +48,7 @@ CHAPTERS: dict[str, Chapter] = {
             claims=(
                 Claim("neurons within 10% of their predictability limit", "15% (macaque V1)",
                       "share_within_10pct_of_limit", "{:.1%}"),
-                Claim("CNN beats LN on mean correlation to average", "yes (CNN > GLM)",
+                Claim("CNN minus LN, mean correlation to average", "CNN better than classical models (qualitative)",
                       "cnn_minus_ln_corr_to_avg", "{:+.3f}"),
                 Claim("preferred-image types", "Gabor-like, center-surround, textural",
                       "type_proportions", "{}"),
