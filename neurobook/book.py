@@ -14,7 +14,7 @@ from typing import Any
 from neurobook.chapters import GENERATED_DIR, REPO_ROOT, Chapter, get_chapter, written_chapters
 from neurobook.config import data_dir
 from neurobook.data.registry import get_dataset
-from neurobook.params import ParameterError, notebook_parameters, read_chapter, validate
+from neurobook.params import ParameterError, notebook_parameters, parse_value, read_chapter, validate
 from neurobook.results import RESULTS_DIR_ENV
 
 PACKAGE_DIR = REPO_ROOT / "neurobook"
@@ -56,12 +56,15 @@ def run_chapter(slug: str, parameters: dict[str, Any] | None = None, *, force: b
 
     chapter = get_chapter(slug)
     values = dict(parameters or {})
-    validate(notebook_parameters(chapter.source), values, chapter.slug)
+    declared = notebook_parameters(chapter.source)
+    validate(declared, values, chapter.slug)
+    # the fingerprint sees every parameter's effective value, so `-p profile full` and the default are one run
+    effective = {name: parse_value(p["default"]) for name, p in declared.items()} | values
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     executed = output_dir / f"{chapter.slug}.ipynb"
     stamp_path = output_dir / f"{chapter.slug}.stamp"
-    stamp = _fingerprint(chapter, values)
+    stamp = _fingerprint(chapter, effective)
     if not force and executed.exists() and stamp_path.exists() and stamp_path.read_text() == stamp:
         if log:
             print(f"[neurobook] {chapter.slug}: unchanged, not executed again")

@@ -43,3 +43,10 @@ def test_unchanged_chapter_is_not_executed_again(demo_chapter):
     assert run_chapter("zz_demo", {"value": 2}, output_dir=demo_chapter, log=False).stat().st_mtime_ns == mtime
     run_chapter("zz_demo", {"value": 4}, output_dir=demo_chapter, log=False)  # new parameters: executed again
     assert first.stat().st_mtime_ns != mtime
+
+
+def test_default_and_explicit_default_are_the_same_run(demo_chapter):
+    first = run_chapter("zz_demo", {}, output_dir=demo_chapter, log=False)
+    mtime = first.stat().st_mtime_ns
+    assert run_chapter("zz_demo", {"value": 1, "profile": "quick"}, output_dir=demo_chapter,
+                       log=False).stat().st_mtime_ns == mtime
