@@ -76,7 +76,6 @@ def run_chapter(slug: str, parameters: dict[str, Any] | None = None, *, force: b
     start = time.time()
     if log:
         print(f"[neurobook] {chapter.slug}: executing with {values or 'default parameters'}")
-    stamp_path.unlink(missing_ok=True)
     partial = executed.with_suffix(".partial.ipynb")
     try:
         pm.execute_notebook(str(source_nb), str(partial), parameters=values, kernel_name="python3",
@@ -84,7 +83,7 @@ def run_chapter(slug: str, parameters: dict[str, Any] | None = None, *, force: b
     except pm.PapermillExecutionError as err:
         raise ChapterFailed(
             f"chapter {chapter.slug} failed in cell {err.exec_count} (cell index {err.cell_index}): "
-            f"{err.ename}: {err.evalue}. The partly executed notebook is {partial}"
+            f"{err.ename}: {str(err.evalue).rstrip('.')}. The partly executed notebook is {partial}"
         ) from None
     finally:
         if env_before is None:
