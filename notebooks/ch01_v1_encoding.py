@@ -290,7 +290,7 @@ test_ids, test_reps = test.repeats()
 test_mean = np.stack([r.mean(0) for r in test_reps])
 test_pred = predict(models["CNN"], np.stack([test.images[test.image_ids == i][0] for i in test_ids]),
                     device=str(dev))
-browser_figures, browser_labels = [], []
+browser_pngs, browser_labels = [], []  # figures are rendered to PNG (and closed) one at a time
 for k, neuron in enumerate(chosen[: min(len(chosen), 24)]):
     gfit, dfit = fit_gabor(meis[k]), fit_dog(meis[k])
     best = gfit if gfit.r2 >= dfit.r2 else dfit
@@ -304,9 +304,9 @@ for k, neuron in enumerate(chosen[: min(len(chosen), 24)]):
     axes[3].set_title(f"test r = {cnn_table['corr_to_avg'][neuron]:.2f}", fontsize=9)
     fig.suptitle(f"neuron {data.neuron_ids[neuron]} ({types['label'][k]})", fontsize=10)
     fig.tight_layout()
-    browser_figures.append(fig)
+    browser_pngs.append(widgets.figure_to_png(fig))
     browser_labels.append(f"neuron {data.neuron_ids[neuron]} ({types['label'][k]})")
-widgets.figure_browser(browser_figures, browser_labels, description="neuron")
+widgets.image_browser(browser_pngs, browser_labels, description="neuron")
 
 # %% [markdown]
 # ## What differs from the paper, and why
