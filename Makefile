@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.neurobook-installed
 PROFILE ?= full
 ARGS   ?=
 
-.PHONY: help venv book chapters test test-fast lint types notebooks bench lock clean
+.PHONY: help venv book test test-fast lint notebooks bench lock clean
 
 help:
 	@echo "make book      set up .venv, execute every chapter (profile $(PROFILE)), render the book"
