@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neurobook.models._checks import check_positive_int, check_shape
 from neurobook.models.cores import _LAPLACE, ConvCore
 from neurobook.models.readouts import FactorizedReadout, GaussianReadout
 
@@ -44,13 +45,7 @@ def _check_nonlinearity(name: str) -> str:
 
 
 def _check_image_shape(image_shape: Sequence[int]) -> tuple[int, int]:
-    try:
-        shape = tuple(int(s) for s in image_shape)
-    except TypeError as err:
-        raise TypeError(f"image_shape must be a (height, width) tuple, got {image_shape!r}") from err
-    if len(shape) != 2 or min(shape) < 1:
-        raise ValueError(f"image_shape must be (height, width) with positive sizes, got {image_shape!r}")
-    return shape  # type: ignore[return-value]
+    return check_shape("image_shape", image_shape, "height, width")  # type: ignore[return-value]
 
 
 class ImageModel(nn.Module):
@@ -188,9 +183,7 @@ class LNModel(ImageModel):
     ) -> None:
         super().__init__()
         self.image_shape = _check_image_shape(image_shape)
-        if isinstance(n_neurons, bool) or not isinstance(n_neurons, int) or n_neurons < 1:
-            raise ValueError(f"n_neurons must be a positive int, got {n_neurons!r}")
-        self.n_neurons = n_neurons
+        self.n_neurons = check_positive_int("n_neurons", n_neurons)
         self.nonlinearity = _check_nonlinearity(nonlinearity)
         self.gamma_smooth = float(gamma_smooth)
         self.gamma_l2 = float(gamma_l2)

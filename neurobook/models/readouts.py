@@ -8,17 +8,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neurobook.models._checks import check_positive_int, check_shape
+
 
 def _check_in_shape(in_shape: Sequence[int], n_neurons: int) -> tuple[int, int, int]:
-    try:
-        shape = tuple(int(s) for s in in_shape)
-    except TypeError as err:
-        raise TypeError(f"in_shape must be a (C, H, W) tuple of ints, got {in_shape!r}") from err
-    if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"in_shape must be (C, H, W) with positive sizes, got {in_shape!r}")
-    if isinstance(n_neurons, bool) or not isinstance(n_neurons, int) or n_neurons < 1:
-        raise ValueError(f"n_neurons must be a positive int, got {n_neurons!r}")
-    return shape  # type: ignore[return-value]
+    check_positive_int("n_neurons", n_neurons)
+    return check_shape("in_shape", in_shape, "C, H, W")  # type: ignore[return-value]
 
 
 class _Readout(nn.Module):
