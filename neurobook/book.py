@@ -2,26 +2,152 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from neurobook.chapters import GENERATED_DIR, REPO_ROOT, Chapter, get_chapter, written_chapters
-from neurobook.config import data_dir
+from neurobook.config import PROFILES, data_dir, describe_data_dir
 from neurobook.data.registry import get_dataset
 from neurobook.params import ParameterError, notebook_parameters, parse_value, read_chapter, validate
+from neurobook.progress import PROGRESS_FILE_ENV, read_new_lines
 from neurobook.results import RESULTS_DIR_ENV
 
 PACKAGE_DIR = REPO_ROOT / "neurobook"
+LOCK_NAME = ".neurobook.lock"
+# cells of the executed notebook that are plumbing, not story: hidden (collapsed) or removed in the book
+_TAGS_FOR_READER = {"injected-parameters": "hide-cell"}
 
 
 class ChapterFailed(RuntimeError):
     """A chapter raised while executing; the message names the chapter and the cell."""
+
+
+class ChapterInterrupted(RuntimeError):
+    """A chapter was interrupted (Ctrl-C); its previous executed notebook and results were kept."""
+
+
+class BuildLocked(RuntimeError):
+    """Another neurobook run or build holds the lock of the same output folder."""
+
+
+_held_locks: dict[Path, int] = {}
+
+
+@contextlib.contextmanager
+def build_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (re-entrant within one process); a second process gets BuildLocked.
+
+    The lock is an ``flock`` on ``folder/.neurobook.lock``: the system drops it when the holder dies, so a killed
+    build never leaves a stale lock behind.
+    """
+    folder = Path(folder).resolve()
+    if folder in _held_locks:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise BuildLocked(f"another neurobook run or build is using {folder} (pid {holder}); wait for it to finish "
+                          f"(its output is not touched meanwhile), or stop that process") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    _held_locks[folder] = fd
+    try:
+        yield
+    finally:
+        del _held_locks[folder]
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def check_run_values(values: dict[str, Any], chapter: str) -> None:
+    """Catch bad values of the common parameters before a kernel starts (the chapter would fail deep inside)."""
+    profile = values.get("profile")
+    if profile is not None and profile not in PROFILES:
+        raise ParameterError(f"{chapter}: profile must be one of {PROFILES}, got {profile!r}")
+    device = values.get("device")
+    if isinstance(device, str):
+        if device not in ("auto", "cpu") and not device.startswith("cuda"):
+            raise ParameterError(f"{chapter}: device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        if device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ParameterError(f"{chapter}: device={device!r} was asked for but this machine has no CUDA GPU; "
+                                     f"use device='auto' (a GPU when present, else the CPU) or 'cpu'")
+    data_dir(values.get("data_dir"))  # raises DataDirError for a named folder that does not exist
+    user_file = values.get("data_file")
+    if user_file is not None and not Path(str(user_file)).expanduser().is_file():
+        from neurobook.data.fetch import DataNotFoundError
+
+        raise DataNotFoundError(f"{chapter}: data_file {user_file!r} does not exist (looked at "
+                                f"{Path(str(user_file)).expanduser().resolve()}); see README 'Bring your own data'")
+
+
+def _tag_for_reader(path: Path) -> None:
+    """Hide papermill's injected-parameters cell in the book (a tag that myst-nb honours)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        for tag, reader_tag in _TAGS_FOR_READER.items():
+            if tag in tags and reader_tag not in tags:
+                tags.append(reader_tag)
+    nbformat.write(nb, path)
+
+
+@contextlib.contextmanager
+def _echo_progress(slug: str, start: float) -> Iterator[None]:
+    """Print the progress lines a running chapter reports (epochs ...) with the elapsed time."""
+    from tqdm import tqdm
+
+    fd, name = tempfile.mkstemp(prefix=f"neurobook-{slug}-", suffix=".progress")
+    os.close(fd)
+    path = Path(name)
+    before = os.environ.get(PROGRESS_FILE_ENV)
+    os.environ[PROGRESS_FILE_ENV] = str(path)  # the kernel inherits the runner's environment
+    stop = threading.Event()
+
+    def tail() -> None:
+        offset = 0
+        while True:
+            lines, offset = read_new_lines(path, offset)
+            for line in lines:
+                elapsed = int(time.time() - start)
+                tqdm.write(f"[neurobook] {slug} {elapsed // 60}m{elapsed % 60:02d}s  {line}", file=sys.stderr)
+            if stop.wait(1.0):
+                if not lines:
+                    return
+
+    thread = threading.Thread(target=tail, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        if before is None:
+            os.environ.pop(PROGRESS_FILE_ENV, None)
+        else:
+            os.environ[PROGRESS_FILE_ENV] = before
+        path.unlink(missing_ok=True)
 
 
 def _fingerprint(chapter: Chapter, values: dict[str, Any]) -> str:
@@ -33,6 +159,14 @@ def _fingerprint(chapter: Chapter, values: dict[str, Any]) -> str:
         h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
         h.update(path.read_bytes())
     root = data_dir(values.get("data_dir"))
+    user_file = values.get("data_file")
+    if user_file:  # the user's own recordings replace the chapter's data set: their bytes decide
+        path = Path(str(user_file)).expanduser()
+        h.update(f"data_file:{path.resolve()}:".encode())
+        if path.is_file():
+            from neurobook.data.fetch import sha256sum
+
+            h.update(sha256sum(path).encode())
     for name in chapter.datasets:
         h.update(json.dumps(get_dataset(name).checksums, sort_keys=True).encode())
         if root is not None:  # the local copies' sizes and mtimes, so a replaced file counts as a change
@@ -49,19 +183,27 @@ def run_chapter(slug: str, parameters: dict[str, Any] | None = None, *, force: b
     """Execute one chapter with papermill into ``output_dir``; skip when nothing it depends on changed.
 
     Writes ``<slug>.ipynb`` (the executed notebook), ``<slug>.results.json`` (written by the chapter) and
-    ``<slug>.stamp`` (the fingerprint that decides whether a rerun is needed).
+    ``<slug>.stamp`` (the fingerprint that decides whether a rerun is needed). Bad parameters are rejected before
+    a kernel starts; a failed or interrupted run keeps the previous executed notebook and stamp. One run or build at
+    a time per output folder (:func:`build_lock`).
     """
-    import jupytext
-    import papermill as pm
-
     chapter = get_chapter(slug)
     values = dict(parameters or {})
     declared = notebook_parameters(chapter.source)
     validate(declared, values, chapter.slug)
+    check_run_values(values, chapter.slug)
     # the fingerprint sees every parameter's effective value, so `-p profile full` and the default are one run
     effective = {name: parse_value(p["default"]) for name, p in declared.items()} | values
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    with build_lock(output_dir):
+        return _execute(chapter, values, effective, force=force, output_dir=output_dir, log=log)
+
+
+def _execute(chapter: Chapter, values: dict[str, Any], effective: dict[str, Any], *, force: bool,
+             output_dir: Path, log: bool) -> Path:
+    import jupytext
+    import papermill as pm
+
     executed = output_dir / f"{chapter.slug}.ipynb"
     stamp_path = output_dir / f"{chapter.slug}.stamp"
     stamp = _fingerprint(chapter, effective)
@@ -75,15 +217,24 @@ def run_chapter(slug: str, parameters: dict[str, Any] | None = None, *, force: b
     os.environ[RESULTS_DIR_ENV] = str(output_dir)
     start = time.time()
     if log:
-        print(f"[neurobook] {chapter.slug}: executing with {values or 'default parameters'}")
+        print(f"[neurobook] {chapter.slug}: executing with {values or 'default parameters'}", flush=True)
     partial = executed.with_suffix(".partial.ipynb")
+    progress = _echo_progress(chapter.slug, start) if log else contextlib.nullcontext()
     try:
-        pm.execute_notebook(str(source_nb), str(partial), parameters=values, kernel_name="python3",
-                            cwd=str(output_dir), progress_bar=False, log_output=False)
+        with progress:
+            pm.execute_notebook(str(source_nb), str(partial), parameters=values, kernel_name="python3",
+                                cwd=str(output_dir), progress_bar={"desc": chapter.slug} if log else False,
+                                log_output=False)
     except pm.PapermillExecutionError as err:
         raise ChapterFailed(
             f"chapter {chapter.slug} failed in cell {err.exec_count} (cell index {err.cell_index}): "
             f"{err.ename}: {str(err.evalue).rstrip('.')}. The partly executed notebook is {partial}"
+        ) from None
+    except KeyboardInterrupt:
+        kept = "the previous executed notebook and results are kept" if executed.exists() else "nothing was kept"
+        raise ChapterInterrupted(
+            f"chapter {chapter.slug} interrupted after {time.time() - start:.0f} s; {kept} "
+            f"({executed}); the partly executed notebook, if any, is {partial}"
         ) from None
     finally:
         if env_before is None:
@@ -91,6 +242,7 @@ def run_chapter(slug: str, parameters: dict[str, Any] | None = None, *, force: b
         else:
             os.environ[RESULTS_DIR_ENV] = env_before
         source_nb.unlink(missing_ok=True)
+    _tag_for_reader(partial)
     os.replace(partial, executed)
     stamp_path.write_text(stamp)
     if log:
@@ -102,7 +254,7 @@ def build_book(parameters: dict[str, Any] | None = None, *, force: bool = False,
                builder_args: tuple[str, ...] = ()) -> Path:
     """Run every written chapter (cached), refresh the scorecard and the widget assets, render with jupyter-book."""
     from neurobook.scorecard import write_scorecard
-    from neurobook.webassets import install_widget_assets
+    from neurobook.webassets import install_math_assets, install_widget_assets
 
     values = dict(parameters or {})
     chapters = written_chapters()
@@ -111,13 +263,17 @@ def build_book(parameters: dict[str, Any] | None = None, *, force: bool = False,
     unknown = sorted(set(values) - known)
     if unknown:
         raise ParameterError(f"unknown parameter(s) {unknown}; parameters of the chapters: {sorted(known)}")
-    for chapter in chapters:
-        own = {k: v for k, v in values.items() if k in declared[chapter.slug]}
-        run_chapter(chapter.slug, own, force=force)
-    write_scorecard()
-    install_widget_assets()
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(REPO_ROOT), *builder_args]
-    done = subprocess.run(cmd, cwd=REPO_ROOT)
+    check_run_values(values, "build")
+    print(f"[neurobook] {describe_data_dir(values.get('data_dir'))}", flush=True)
+    with build_lock(GENERATED_DIR):
+        for chapter in chapters:
+            own = {k: v for k, v in values.items() if k in declared[chapter.slug]}
+            run_chapter(chapter.slug, own, force=force)
+        write_scorecard()
+        install_widget_assets()
+        install_math_assets()
+        cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(REPO_ROOT), *builder_args]
+        done = subprocess.run(cmd, cwd=REPO_ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"jupyter-book build failed (exit {done.returncode}); see the output above")
     index = REPO_ROOT / "_build" / "html" / "index.html"

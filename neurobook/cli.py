@@ -75,8 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             from neurobook.book import run_chapter
+            from neurobook.config import describe_data_dir
 
-            print(run_chapter(args.chapter, _parameters(args), force=args.force))
+            values = _parameters(args)
+            print(f"[neurobook] {describe_data_dir(values.get('data_dir'))}", flush=True)
+            print(run_chapter(args.chapter, values, force=args.force))
         elif args.command == "params":
             from neurobook.chapters import get_chapter
             from neurobook.params import describe, notebook_parameters
@@ -91,11 +94,18 @@ def main(argv: list[str] | None = None) -> int:
     except (ParameterError, KeyError) as err:
         print(f"neurobook: error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("neurobook: interrupted; finished chapters and the previous outputs are kept", file=sys.stderr)
+        return 130
     except Exception as err:
-        from neurobook.book import ChapterFailed
+        from neurobook.book import BuildLocked, ChapterFailed, ChapterInterrupted
+        from neurobook.config import DataDirError
         from neurobook.data.fetch import ChecksumError, DataNotFoundError
 
-        if isinstance(err, ChapterFailed | ChecksumError | DataNotFoundError):
+        if isinstance(err, ChapterInterrupted):
+            print(f"neurobook: {err}", file=sys.stderr)
+            return 130
+        if isinstance(err, ChapterFailed | ChecksumError | DataNotFoundError | DataDirError | BuildLocked):
             print(f"neurobook: error: {err}", file=sys.stderr)
             return 1
         raise

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from neurobook.config import resolve_device, seed_everything
 from neurobook.data.types import StimulusResponseData
+from neurobook.progress import StepProgress
 
 __all__ = ["TrainResult", "fit", "poisson_loss", "predict"]
 
@@ -93,7 +93,8 @@ def fit(
     max_lr_decays: int = 3,
     seed: int = 0,
     amp: bool = True,
-    progress: bool = False,
+    progress: bool = True,
+    desc: str = "training",
     init_bias: bool = True,
     normalize_responses: bool = True,
 ) -> TrainResult:
@@ -104,6 +105,7 @@ def fit(
     validation tier decides: a new best is kept; after ``patience`` epochs without improvement the
     best weights are restored and the learning rate multiplied by ``lr_decay``; after
     ``max_lr_decays`` decays training stops. The test tier is never used. Mixed precision only on CUDA.
+    ``progress`` shows a bar over epochs (``desc`` names it) and reports each epoch to a running build.
     ``init_bias`` sets output biases to the training mean responses before training.
     ``normalize_responses`` trains on responses divided by each neuron's training std (stored in the model as
     its output scale, so predictions stay in data units).
@@ -148,8 +150,8 @@ def fit(
     best_corr, best_epoch, best_state = -np.inf, 0, copy.deepcopy(model.state_dict())
     bad_epochs, decays, train_seconds, seen = 0, 0, 0.0, 0
     start = time.perf_counter()
-    bar = tqdm(range(1, epochs + 1), disable=not progress, desc="fit")
-    for epoch in bar:
+    bar = StepProgress(epochs, desc, unit="epoch", enabled=progress)
+    for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         model.train()
         perm = torch.randperm(n, device=dev, generator=generator)
@@ -178,7 +180,7 @@ def fit(
             {"epoch": epoch, "train_loss": float(total) / batches, "val_corr": val_corr,
              "lr": current_lr, "seconds": time.perf_counter() - t0}
         )
-        bar.set_postfix(val_corr=f"{val_corr:.3f}", lr=f"{current_lr:.1e}")
+        bar.step(val_corr=val_corr, lr=f"{current_lr:.1e}")
         if val_corr > best_corr + 1e-4:
             best_corr, best_epoch, bad_epochs = val_corr, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
@@ -191,6 +193,7 @@ def fit(
             for group in optimizer.param_groups:
                 group["lr"] *= lr_decay
             decays, bad_epochs = decays + 1, 0
+    bar.close()
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(

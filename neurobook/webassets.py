@@ -1,4 +1,4 @@
-"""Local JavaScript for rendering ipywidgets in the static book, with no kernel and no CDN.
+"""Local JavaScript for the static book, with no kernel and no CDN: the ipywidgets renderer and MathJax.
 
 The executed notebooks keep their widget state in the notebook metadata (nbclient does this by
 default). myst-nb embeds that state in the HTML and loads the JavaScript listed in its
@@ -137,5 +137,43 @@ def install_widget_assets(
     return dest
 
 
+MATH_DEST = REPO_ROOT / "book" / "_widgets" / "mathjax"
+MATHJAX_ENTRY = "tex-mml-chtml.js"
+# MathJax 3 loads these at run time relative to its script: fonts, TeX extensions (autoload), accessibility, menu
+_MATHJAX_DIRS = ("output/chtml/fonts/woff-v2", "input/tex/extensions", "a11y", "ui")
+
+
+def _math_sources(cache: Path) -> dict[str, Path]:
+    es5 = cache / "node_modules" / "mathjax" / "es5"
+    if not (es5 / MATHJAX_ENTRY).is_file():
+        raise RuntimeError(f"MathJax missing after npm ci in {cache}: no {es5 / MATHJAX_ENTRY}")
+    files = {MATHJAX_ENTRY: es5 / MATHJAX_ENTRY}
+    for folder in _MATHJAX_DIRS:
+        for f in sorted((es5 / folder).rglob("*")):
+            if f.is_file():
+                files[f.relative_to(es5).as_posix()] = f
+    return files
+
+
+def install_math_assets(dest: Path = MATH_DEST, cache: Path | None = None, package_dir: Path = PACKAGE_DIR) -> Path:
+    """Put MathJax 3 (pinned in ``book/widgets/package.json``) into ``dest``, served as ``<html root>/mathjax``.
+
+    ``_config.yml`` sets ``mathjax_path`` to it, so pages with equations typeset them with no outside request.
+    Idempotent like :func:`install_widget_assets`.
+    """
+    dest = Path(dest)
+    cache = Path(cache or os.environ.get(CACHE_ENV) or DEFAULT_CACHE).expanduser().resolve()
+    _npm_ci(cache, Path(package_dir))
+    for rel, src in _math_sources(cache).items():
+        dst = dest / rel
+        if not _up_to_date(src, dst):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(dst.name + ".tmp")
+            shutil.copy2(src, tmp)
+            os.replace(tmp, dst)
+    return dest
+
+
 if __name__ == "__main__":
     print(install_widget_assets())
+    print(install_math_assets())

@@ -14,9 +14,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _data_root() -> Path | None:
-    value = os.environ.get("NEUROBOOK_DATA_DIR")
-    root = Path(value) if value else REPO.parent / "shared" / "data"
-    return root if root.is_dir() else None
+    from neurobook.config import DataDirError, data_dir
+
+    try:
+        return data_dir()
+    except DataDirError:
+        return None
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +27,7 @@ def data_root() -> Path:
     """The local data directory laid out like ../shared/data (NEUROBOOK_DATA_DIR)."""
     root = _data_root()
     if root is None:
-        pytest.skip("no local data directory: set NEUROBOOK_DATA_DIR (CI sets it to ../shared/data)")
+        pytest.skip("no local data directory: ../shared/data or data/ beside the checkout, or NEUROBOOK_DATA_DIR")
     os.environ.setdefault("NEUROBOOK_DATA_DIR", str(root))
     return root
 
@@ -50,9 +53,10 @@ def quick_book(tmp_path_factory, data_root) -> Path:
 @pytest.fixture(scope="session")
 def built_book(quick_book) -> Path:
     """The quick book rendered by jupyter-book with the kernel-free widget assets; returns the html folder."""
-    from neurobook.webassets import install_widget_assets
+    from neurobook.webassets import install_math_assets, install_widget_assets
 
     install_widget_assets(quick_book / "book" / "_widgets" / "nbwidgets")
+    install_math_assets(quick_book / "book" / "_widgets" / "mathjax")
     jb = Path(sys.executable).parent / "jupyter-book"
     done = subprocess.run([str(jb), "build", str(quick_book), "--quiet"], capture_output=True, text=True)
     assert done.returncode == 0, f"jupyter-book build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"

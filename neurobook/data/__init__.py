@@ -2,11 +2,13 @@
 
 from neurobook.data.fetch import ChecksumError, DataNotFoundError, data_file, fetch, verify
 from neurobook.data.lurz2020 import load_lurz2020
+from neurobook.data.npz import UserDataError, load_npz
 from neurobook.data.registry import DATASETS, get_dataset
 from neurobook.data.simulate import CELL_TYPES, pink_noise_images, simulate_v1_population
 from neurobook.data.types import StimulusResponseData
 
 __all__ = [
-    "CELL_TYPES", "DATASETS", "ChecksumError", "DataNotFoundError", "StimulusResponseData", "data_file", "fetch",
-    "get_dataset", "load_lurz2020", "pink_noise_images", "simulate_v1_population", "verify",
+    "CELL_TYPES", "DATASETS", "ChecksumError", "DataNotFoundError", "StimulusResponseData", "UserDataError",
+    "data_file", "fetch", "get_dataset", "load_lurz2020", "load_npz", "pink_noise_images", "simulate_v1_population",
+    "verify",
 ]

@@ -1,0 +1,108 @@
+"""Bring your own data: a documented npz layout loaded into :class:`StimulusResponseData` with every field checked.
+
+The layout (``numpy.savez(path, images=..., responses=..., tiers=..., image_ids=...)``):
+
+=============  =====================================  ===============================================================
+key            shape, dtype                           meaning
+=============  =====================================  ===============================================================
+images         (n_trials, height, width), numeric     the grayscale stimulus shown on each trial (any range)
+responses      (n_trials, n_neurons), numeric         each neuron's response on each trial (rates, counts, dF/F ...)
+tiers          (n_trials,), str                       ``train``, ``validation`` or ``test`` per trial
+image_ids      (n_trials,), int                       equal ids are repeats of the same image; the test tier needs
+                                                      repeats (at least 2 per image) for the noise ceiling
+neuron_ids     (n_neurons,), int, optional            identifiers of the neurons (default 0..n_neurons-1)
+=============  =====================================  ===============================================================
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from neurobook.data.fetch import DataNotFoundError
+from neurobook.data.types import TIERS, StimulusResponseData
+
+REQUIRED = ("images", "responses", "tiers", "image_ids")
+OPTIONAL = ("neuron_ids",)
+LAYOUT_HELP = ("an npz with images (n_trials, height, width), responses (n_trials, n_neurons), tiers (n_trials,) "
+               "of 'train'/'validation'/'test', image_ids (n_trials,) int, optional neuron_ids (n_neurons,); "
+               "see neurobook/data/npz.py")
+
+
+class UserDataError(ValueError):
+    """A user's npz does not fit the layout; the message says which field and what it should be."""
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in REQUIRED if k not in z.files]
+            if missing:
+                raise UserDataError(f"{path}: missing array(s) {missing}; found {z.files}. Expected {LAYOUT_HELP}")
+            return {k: z[k] for k in (*REQUIRED, *OPTIONAL) if k in z.files}
+    except UserDataError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        raise UserDataError(f"{path} could not be read as an npz ({type(err).__name__}: {err}); the file is "
+                            f"truncated or not an npz. Save it again with numpy.savez. "
+                            f"Expected {LAYOUT_HELP}") from None
+
+
+def _check_numeric(path: Path, name: str, arr: np.ndarray, ndim: int, shape_text: str) -> None:
+    if arr.ndim != ndim:
+        raise UserDataError(f"{path}: {name} must be {shape_text}; got shape {arr.shape}")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise UserDataError(f"{path}: {name} must be numeric; got dtype {arr.dtype}")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.isfinite(arr).sum())
+        raise UserDataError(f"{path}: {name} holds {bad} NaN or infinite value(s); remove or impute those trials "
+                            f"before loading (the models and the ceiling need finite values)")
+
+
+def load_npz(path: str | os.PathLike, *, require_repeats: bool = True) -> StimulusResponseData:
+    """Load and check a user's recordings laid out as described in this module's docstring.
+
+    Raises :class:`UserDataError` (a ``ValueError``) with the offending field for any misfit, and
+    :class:`~neurobook.data.fetch.DataNotFoundError` when the file does not exist.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataNotFoundError(f"no data file at {path}; expected {LAYOUT_HELP}")
+    arrays = _read(path)
+    images, responses = arrays["images"], arrays["responses"]
+    _check_numeric(path, "images", images, 3, "(n_trials, height, width)")
+    _check_numeric(path, "responses", responses, 2, "(n_trials, n_neurons)")
+    n = images.shape[0]
+    if responses.shape[0] != n:
+        raise UserDataError(f"{path}: responses has {responses.shape[0]} trials but images has {n}; both need one "
+                            f"row per trial")
+    tiers, image_ids = arrays["tiers"], arrays["image_ids"]
+    if tiers.shape != (n,) or image_ids.shape != (n,):
+        raise UserDataError(f"{path}: tiers and image_ids must have shape ({n},); got {tiers.shape} and "
+                            f"{image_ids.shape}")
+    if tiers.dtype.kind not in "US":
+        raise UserDataError(f"{path}: tiers must be strings ('train', 'validation', 'test'); got dtype {tiers.dtype}")
+    tiers = tiers.astype(str)
+    absent = [t for t in TIERS if t not in set(tiers)]
+    unknown = sorted(set(tiers) - set(TIERS))
+    if unknown or absent:
+        raise UserDataError(f"{path}: tiers must use each of {TIERS}; unknown {unknown}, absent {absent}")
+    if not np.issubdtype(image_ids.dtype, np.integer):
+        raise UserDataError(f"{path}: image_ids must be integers; got dtype {image_ids.dtype}")
+    neuron_ids = arrays.get("neuron_ids", np.arange(responses.shape[1]))
+    if neuron_ids.shape != (responses.shape[1],) or not np.issubdtype(neuron_ids.dtype, np.integer):
+        raise UserDataError(f"{path}: neuron_ids must be ({responses.shape[1]},) integers; got "
+                            f"{neuron_ids.shape} {neuron_ids.dtype}")
+    if require_repeats:
+        _, counts = np.unique(image_ids[tiers == "test"], return_counts=True)
+        if counts.size == 0 or counts.max() < 2:
+            raise UserDataError(
+                f"{path}: the test tier has no repeated images (each test image_id occurs once). The noise ceiling "
+                f"needs repeats: show each test image at least twice (about 10 times is usual) with the same image_id")
+    return StimulusResponseData(images, responses, tiers, image_ids, neuron_ids, name=path.name,
+                                meta={"source": str(path.resolve()), "license": "the user's own data",
+                                      "species": "unknown", "area": "unknown", "layer": "",
+                                      "recording": "user-supplied npz"})
