@@ -27,14 +27,15 @@
 # **Outline.** Data and its noise ceiling → LN and CNN models → prediction against the ceiling, beside the paper →
 # preferred images and their types → ground truth on simulated neurons → a neuron browser → what differs and why.
 
-# %%
+# %% tags=["remove-cell"]
 from typing import Optional  # noqa: F401  (used by the parameters cell's annotations)
 
 # %% tags=["parameters"]
 profile: str = "full"  # quick for tests, full for the book: full scales itself to the device
 device: str = "auto"  # auto picks CUDA when present, else cpu or cuda
 seed: int = 0  # seeds every random choice so that reruns reproduce
-data_dir: Optional[str] = None  # local data directory laid out like shared/data, None means NEUROBOOK_DATA_DIR
+data_dir: Optional[str] = None  # local data directory laid out like shared/data, None finds it (see README)
+data_file: Optional[str] = None  # your own recordings as an npz (README: Bring your own data) instead of Lurz 2020
 n_neurons: int = 0  # neurons to model, 0 means the profile choice: all 5335 in the full profile
 epochs: int = 0  # maximum training epochs, early stopping on validation decides, 0 means the profile choice
 readout: str = "gaussian"  # CNN readout: gaussian learns each neuron position, factorized is spatial x feature
@@ -50,7 +51,7 @@ from IPython.display import Markdown, display
 
 import neurobook as nb
 from neurobook import evaluation, metrics, plotting, widgets
-from neurobook.data import load_lurz2020
+from neurobook.data import load_lurz2020, load_npz
 from neurobook.data.simulate import simulate_v1_population
 from neurobook.inversion import gradient_receptive_fields, most_exciting_inputs
 from neurobook.models import build_model
@@ -95,7 +96,13 @@ display(Markdown(f"**This run:** profile `{run_profile.name}` on `{dev}`; settin
 # than in the paper; the *questions* (how close to the ceiling, which features) carry over.
 
 # %%
-data = load_lurz2020(data_dir, downsample=settings["downsample"])
+if data_file is None:
+    data = load_lurz2020(data_dir, downsample=settings["downsample"])
+    data_line = (f"`{data.name}` (real recordings, {data.meta['species']} {data.meta['area']} {data.meta['layer']}, "
+                 f"{data.meta['recording']})")
+else:  # the reader's own recordings, at their own resolution
+    data = load_npz(data_file)
+    data_line = f"`{data.name}`, the user's own recordings from `{data.meta['source']}`"
 rng = np.random.default_rng(seed)
 keep = np.sort(rng.choice(data.n_neurons, size=min(settings["n_neurons"], data.n_neurons), replace=False))
 data = data.select_neurons(keep)
@@ -105,8 +112,7 @@ if settings["max_train"] < len(train_trials):  # the quick profile trains on a s
     data = data.select_trials(~np.isin(np.arange(len(data.tiers)), drop))
 train, val, test = data.tier("train"), data.tier("validation"), data.tier("test")
 display(Markdown(
-    f"**Data:** `{data.name}` (real recordings, {data.meta['species']} {data.meta['area']} {data.meta['layer']}, "
-    f"{data.meta['recording']}); {data.n_neurons} neurons; images {data.image_shape[0]}×{data.image_shape[1]} px; "
+    f"**Data:** {data_line}; {data.n_neurons} neurons; images {data.image_shape[0]}×{data.image_shape[1]} px; "
     f"{len(train.images)} train / {len(val.images)} validation / {len(test.images)} test trials "
     f"({len(np.unique(test.image_ids))} test images). License: {data.meta['license']}."
 ))
@@ -123,9 +129,17 @@ plt.show()
 # ### The noise ceiling
 #
 # A neuron that responds differently to repeats of the same image cannot be predicted perfectly by any model of the
-# image alone. The **oracle** correlation (each trial against the mean of the other repeats of its image) is the
-# usual yardstick; the predictability limit of a model's correlation with the repeat average is estimated from the
-# signal power of the repeats {cite:p}`schoppe2016measuring`.
+# image alone. The **oracle** correlation is the usual yardstick: for trial $t$ of image $m$, shown $n_m$ times with
+# responses $y_{m,1},\dots,y_{m,n_m}$, correlate $y_t$ with the mean of the *other* repeats,
+#
+# $$ o_t = \frac{1}{n_m - 1} \sum_{s \neq t} y_{m,s}, \qquad \text{oracle} = \operatorname{corr}_t(y_t, o_t). $$
+#
+# The predictability limit of a model's correlation with the repeat average $\bar y_m$ comes from the **signal
+# power**, the variance of the repeat averages minus what the trial-to-trial noise $s^2_m$ (the variance across
+# repeats of image $m$) contributes to it {cite:p}`schoppe2016measuring`:
+#
+# $$ SP = \operatorname{Var}_m(\bar y_m) - \frac{1}{M}\sum_{m=1}^{M} \frac{s^2_m}{n_m}, \qquad
+#    CC_{\max} = \sqrt{\frac{SP}{\operatorname{Var}_m(\bar y_m)}}. $$
 
 # %%
 oracle_only = metrics.oracle_correlation(test.responses, test.image_ids)
@@ -155,7 +169,8 @@ for name, kind, kwargs, batch_size in (
 ):
     nb.seed_everything(seed)
     model = build_model(kind, data.image_shape, data.n_neurons, **kwargs)
-    runs[name] = fit(model, data, epochs=settings["epochs"], batch_size=batch_size, device=str(dev), seed=seed)
+    runs[name] = fit(model, data, epochs=settings["epochs"], batch_size=batch_size, device=str(dev), seed=seed,
+                     desc=f"{name} training")
     models[name] = runs[name].model
     r = runs[name]
     print(f"{name}: best validation correlation {r.best_val_corr:.3f} at epoch {r.best_epoch}; "
@@ -177,8 +192,15 @@ plt.show()
 # On the held-out test images we measure, per neuron: the single-trial correlation, the correlation with the
 # repeat-averaged response, FEVE (fraction of explainable variance explained, {cite:t}`cadena2019deep`) and the
 # **fraction of the predictability limit**, the normalized correlation CCnorm = CC / CCmax of
-# {cite:t}`schoppe2016measuring`. "Within 10% of the limit" means CCnorm ≥ 0.9. Kindel et al. estimated their limit
-# from the repeat variability of their own recordings; their exact estimator may differ from CCnorm.
+# {cite:t}`schoppe2016measuring`. With the model's mean prediction $\bar p_m$ per image,
+#
+# $$ CC_{\text{norm}} = \frac{CC_{\text{abs}}}{CC_{\max}}
+#    = \frac{\operatorname{Cov}_m(\bar p_m, \bar y_m)}{\sqrt{\operatorname{Var}_m(\bar p_m)\, SP}}, \qquad
+#    \text{FEVE} = 1 - \frac{\frac{1}{T}\sum_t (y_t - p_t)^2 - \bar s^2}{\operatorname{Var}_t(y_t) - \bar s^2}, $$
+#
+# where $\bar s^2$ is the mean over images of the repeat variance $s^2_m$ (the noise that no model can explain).
+# "Within 10% of the limit" means $CC_{\text{norm}} \ge 0.9$. Kindel et al. estimated their limit from the repeat
+# variability of their own recordings; their exact estimator may differ from CCnorm.
 
 # %%
 tables = {name: evaluation.evaluate(m, test, device=str(dev)) for name, m in models.items()}
@@ -236,7 +258,7 @@ display(types["label"].value_counts().rename("neurons").to_frame())
 order = np.argsort(types["label"].to_numpy(), kind="stable")
 titles = [f"#{n} {lab}" for n, lab in zip(types["neuron"].to_numpy()[order], types["label"].to_numpy()[order],
                                            strict=True)]
-fig = plotting.image_grid(meis[order], titles, ncols=8)
+fig = plotting.image_grid(meis[order], titles, ncols=6)  # 6 a row stay legible at the book's column width
 fig.suptitle("Preferred images (MEIs) of the best-predicted neurons, grouped by type", y=1.02)
 plt.show()
 
@@ -256,7 +278,8 @@ sim = simulate_v1_population(data.images, data.tiers, data.image_ids, n_per_type
 nb.seed_everything(seed)
 sim_model = build_model(f"cnn_{readout}", sim.image_shape, sim.n_neurons,
                         hidden_channels=settings["channels"], layers=settings["layers"])
-sim_run = fit(sim_model, sim, epochs=settings["sim_epochs"], device=str(dev), seed=seed)
+sim_run = fit(sim_model, sim, epochs=settings["sim_epochs"], device=str(dev), seed=seed,
+              desc="CNN on simulated cells")
 sim_table = evaluation.evaluate(sim_run.model, sim.tier("test"), device=str(dev))
 sim_meis = most_exciting_inputs(sim_run.model, np.arange(sim.n_neurons), steps=settings["mei_steps"],
                                 device=str(dev), seed=seed)
@@ -266,7 +289,7 @@ match["corr_to_avg"] = sim_table["corr_to_avg"]
 match["fraction_of_limit"] = sim_table["fraction_of_limit"]
 match["label"] = characterize(sim_meis)["label"]
 by_type = match.groupby("type")[["corr_to_avg", "fraction_of_limit", "pixel_abs_r", "spectrum_r"]].median()
-display(Markdown("**Data:** simulated V1 population (ground truth known), driven by the Lurz 2020 images."))
+display(Markdown(f"**Data:** simulated V1 population (ground truth known), driven by the images of `{data.name}`."))
 display(by_type.round(3))
 display(pd.crosstab(match["type"], match["label"]).rename_axis(index="true type", columns="label of the MEI"))
 
@@ -322,8 +345,8 @@ widgets.image_browser(browser_pngs, browser_labels, description="neuron")
 # * **Non-localized preferences need a readout that can pool.** A Gaussian readout reads each neuron's features at
 #   one position of the core's feature map, so the model can only represent a whole-image (textural) preference as
 #   far as the core's receptive field reaches. The ground-truth section shows what this does to simulated texture
-#   cells: their recovered images are localized, and their spectrum match is the weakest of the four types. The
-#   factorized readout can pool over space (`-p readout factorized`).
+#   cells: their spectrum match (table) and the labels their MEIs get (cross-table); read the type proportions of
+#   the real neurons with that table in mind. The factorized readout can pool over space (`-p readout factorized`).
 #
 # **Try next:** rerun with `neurobook run ch01 -p readout factorized`, more epochs (`-p epochs 40`), or more preferred
 # images (`-p n_mei 200`) on a GPU.
@@ -332,8 +355,9 @@ widgets.image_browser(browser_pngs, browser_labels, description="neuron")
 runtime = time.time() - started
 save_results(
     "ch01_v1_encoding", profile=run_profile.name, device=str(dev), runtime_s=runtime,
-    data={"name": data.name, "kind": "real", "description": "Lurz et al. 2021 mouse V1 (two-photon); "
-          "simulated V1 population for the ground-truth check"},
+    data={"name": data.name, "kind": "real",
+          "description": ("Lurz et al. 2021 mouse V1 (two-photon)" if data_file is None else f"user data {data_file}")
+          + "; simulated V1 population for the ground-truth check"},
     headline={
         "n_neurons": data.n_neurons,
         "share_within_10pct_of_limit": share,
