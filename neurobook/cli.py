@@ -1,6 +1,6 @@
 """The ``neurobook`` command: run chapters, build the book, manage data.
 
-    neurobook run CHAPTER [-p NAME VALUE ...] [--profile quick|full] [--force]
+    neurobook run CHAPTER [-p NAME VALUE ...] [--profile quick|full] [--force] [--output-dir DIR]
     neurobook params CHAPTER
     neurobook build [--profile quick|full] [-p NAME VALUE ...] [--force]
     neurobook data list | fetch NAME | verify [NAME ...]
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from neurobook.params import ParameterError, parse_value
 
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="execute one chapter with papermill")
     run.add_argument("chapter", help="chapter slug or number, e.g. ch01_v1_encoding or 1")
     _add_run_options(run)
+    run.add_argument("--output-dir", help="where the executed notebook and results go (default book/_generated)")
     params = sub.add_parser("params", help="list a chapter's parameters")
     params.add_argument("chapter")
     build = sub.add_parser("build", help="execute every chapter (cached) and render the book")
@@ -79,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
 
             values = _parameters(args)
             print(f"[neurobook] {describe_data_dir(values.get('data_dir'))}", flush=True)
-            print(run_chapter(args.chapter, values, force=args.force))
+            extra = {"output_dir": Path(args.output_dir)} if args.output_dir else {}
+            print(run_chapter(args.chapter, values, force=args.force, **extra))
         elif args.command == "params":
             from neurobook.chapters import get_chapter
             from neurobook.params import describe, notebook_parameters

@@ -175,37 +175,43 @@ def test_image_browser_works_without_kernel(built_html: Path, server: str, brows
         _check_page(browser_context, server, rel, shots)
 
 
-def _check_page(context, server: str, rel: str, shots: Path) -> None:
-    foreign: list[str] = []
-    failed: list[str] = []
-    errors: list[str] = []
+class _Watch:
+    """Blocks and records requests to other hosts, records failed local requests and JavaScript errors."""
 
-    def route(r) -> None:
+    def __init__(self, page) -> None:
+        self.foreign: list[str] = []
+        self.failed: list[str] = []
+        self.errors: list[str] = []
+        page.route("**/*", self._route)
+        page.on("response", self._on_response)
+        page.on("requestfailed", self._on_failed)
+        page.on("pageerror", lambda exc: self._on_error(f"uncaught: {exc}"))
+        page.on("console", lambda msg: self._on_error(f"console.error: {msg.text}") if msg.type == "error" else None)
+
+    def _route(self, r) -> None:
         if _is_local(r.request.url):
             r.continue_()
         else:
-            foreign.append(r.request.url)
+            self.foreign.append(r.request.url)
             r.abort("blockedbyclient")
 
-    def on_response(response) -> None:
+    def _on_response(self, response) -> None:
         if response.status >= 400:
-            failed.append(f"HTTP {response.status} {response.url}")
+            self.failed.append(f"HTTP {response.status} {response.url}")
 
-    def on_failed(request) -> None:
+    def _on_failed(self, request) -> None:
         if _is_local(request.url):  # foreign requests fail because we abort them; reported above
-            failed.append(f"failed ({request.failure}) {request.url}")
+            self.failed.append(f"failed ({request.failure}) {request.url}")
 
-    page = context.new_page()
-    page.route("**/*", route)
-    page.on("response", on_response)
-    page.on("requestfailed", on_failed)
-
-    def on_error(text: str) -> None:
+    def _on_error(self, text: str) -> None:
         if not any(p.search(text) for p in BENIGN_JS_ERRORS):
-            errors.append(text)
+            self.errors.append(text)
 
-    page.on("pageerror", lambda exc: on_error(f"uncaught: {exc}"))
-    page.on("console", lambda msg: on_error(f"console.error: {msg.text}") if msg.type == "error" else None)
+
+def _check_page(context, server: str, rel: str, shots: Path) -> None:
+    page = context.new_page()
+    watch = _Watch(page)
+    foreign, failed, errors = watch.foreign, watch.failed, watch.errors
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", rel.removesuffix(".html"))
     try:
         page.goto(server + rel, wait_until="load")
@@ -273,3 +279,36 @@ def _check_page(context, server: str, rel: str, shots: Path) -> None:
     assert not foreign, f"{rel}: requests to hosts other than 127.0.0.1 (blocked): {foreign}"
     assert not failed, f"{rel}: failed local requests: {failed}"
     assert not errors, f"{rel}: JavaScript errors: {errors}"
+
+
+def math_pages(html: Path) -> list[str]:
+    """Pages (relative to ``html``) with display or inline math."""
+    return [p.relative_to(html).as_posix() for p in sorted(html.rglob("*.html"))
+            if "_sources" not in p.parts and 'class="math' in p.read_text(encoding="utf-8", errors="replace")]
+
+
+def test_math_is_typeset_offline(built_html: Path, server: str, browser_context, tmp_path: Path):
+    """Every page with equations typesets them with the book's own MathJax; nothing leaves 127.0.0.1."""
+    pages = math_pages(built_html)
+    assert pages, f"no page of {built_html} has math; chapter 1 has the noise-ceiling equations"
+    shots = _screenshot_dir(tmp_path)
+    for rel in pages:
+        page = browser_context.new_page()
+        watch = _Watch(page)
+        try:
+            page.goto(server + rel, wait_until="load")
+            scripts = page.evaluate("() => [...document.scripts].map(s => s.src).filter(s => /mathjax/i.test(s))")
+            assert scripts and all(_is_local(s) for s in scripts), f"{rel}: MathJax loaded from {scripts}"
+            n_math = page.locator(".math").count()
+            page.wait_for_function("n => document.querySelectorAll('mjx-container').length >= n", arg=n_math,
+                                   timeout=RENDER_TIMEOUT_MS)
+            errors = page.locator("mjx-merror").count()
+            assert errors == 0, f"{rel}: {errors} equation(s) failed to typeset"
+            page.locator("mjx-container").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(shots / (re.sub(r"[^A-Za-z0-9_.-]+", "_", rel) + "-math.png")))
+        finally:
+            page.close()
+        assert not watch.foreign, f"{rel}: requests to hosts other than 127.0.0.1 (blocked): {watch.foreign}"
+        assert not watch.failed, f"{rel}: failed local requests: {watch.failed}"
+        assert not watch.errors, f"{rel}: JavaScript errors: {watch.errors}"
+        print(f"{rel}: {n_math} equation(s) typeset by the local MathJax")

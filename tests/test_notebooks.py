@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from neurobook.chapters import written_chapters
+from neurobook.book import run_chapter
+from neurobook.chapters import CHAPTERS, written_chapters
 from neurobook.results import load_results
 
 pytestmark = pytest.mark.slow
@@ -32,4 +33,17 @@ def test_chapter_runs_in_quick_profile(quick_book, chapter):
 def test_scorecard_shows_our_numbers(quick_book):
     table = (quick_book / "book" / "_generated" / "scorecard_table.md").read_text()
     assert "15% (macaque V1)" in table and "profile quick" in table
-    assert table.count("not yet written") == 4
+    assert table.count("not yet written") == len(CHAPTERS) - len(written_chapters())
+
+
+def test_rerun_with_the_same_seed_reproduces_the_numbers(quick_book, tmp_path):
+    """Chapter 1 run twice in the quick profile on the CPU with one seed: identical results (timings aside)."""
+    slug = "ch01_v1_encoding"
+    run_chapter(slug, {"profile": "quick", "device": "cpu"}, force=True, output_dir=tmp_path, log=False)
+    first = load_results(quick_book / "book" / "_generated" / f"{slug}.results.json")
+    second = load_results(tmp_path / f"{slug}.results.json")
+    assert first["device"] == second["device"] == "cpu"
+    timing = [k for k in first["headline"] if "second" in k]
+    assert timing, "the results should carry their timings (excluded from the comparison)"
+    strip = lambda h: {k: v for k, v in h.items() if k not in timing}  # noqa: E731
+    assert strip(second["headline"]) == strip(first["headline"])
