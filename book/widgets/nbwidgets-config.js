@@ -41,3 +41,45 @@
   window.requirejs.config({ paths: paths });
   script.setAttribute("data-jupyter-widgets-cdn", here + "no-cdn/");
 })();
+
+// The widget controls typeset labels with the MathJax 2 API (`MathJax.Hub.Queue(["Typeset", MathJax.Hub, el])`)
+// whenever a global MathJax exists. The book serves MathJax 3 (pages with equations), which has no Hub, so every
+// labelled widget would throw. Give whatever object is the global MathJax (the config object first, MathJax 3
+// itself once it starts) a non-enumerable Hub that forwards to MathJax 3's typesetPromise.
+(function () {
+  "use strict";
+  function typeset(job) {
+    var element = Array.isArray(job) ? job[2] : undefined;
+    var mj = window.MathJax;
+    if (!mj || !element) {
+      return;
+    }
+    var run = function () {
+      if (window.MathJax.typesetPromise) {
+        window.MathJax.typesetPromise([element]).catch(function () {});
+      }
+    };
+    if (mj.startup && mj.startup.promise) {
+      mj.startup.promise.then(run);
+    } else {
+      run();
+    }
+  }
+  function addHub(mj) {
+    if (mj && typeof mj === "object" && !mj.Hub) {
+      Object.defineProperty(mj, "Hub", { value: { Queue: typeset }, enumerable: false, configurable: true });
+    }
+  }
+  var current = window.MathJax;
+  addHub(current);
+  try {
+    Object.defineProperty(window, "MathJax", {
+      configurable: true,
+      enumerable: true,
+      get: function () { return current; },
+      set: function (value) { current = value; addHub(value); }
+    });
+  } catch (e) {
+    // a non-configurable global: leave it; only labelled widgets on pages with math are affected
+  }
+})();
