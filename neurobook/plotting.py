@@ -45,8 +45,12 @@ def scatter_against(table: pd.DataFrame, x: str, y: str, ax=None, hue: str | Non
 
 
 def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.6,
-               symmetric: bool = True, cmap: str = "gray"):
-    """A grid of images (n, H, W), each scaled symmetrically around zero (contrast) unless told otherwise."""
+               symmetric: bool = True, cmap: str = "gray", title_size: float = 7):
+    """A grid of images (n, H, W), each scaled symmetrically around zero (contrast) unless told otherwise.
+
+    ``size`` is the height of a panel in inches; the book's column is about 7 inches wide, so keep
+    ``ncols * size * aspect * 0.75`` near 7 for titles that stay readable.
+    """
     images = np.asarray(images)
     n = len(images)
     nrows = int(np.ceil(n / ncols))
@@ -64,7 +68,7 @@ def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, ncols: i
         else:
             ax.imshow(img, cmap=cmap)
         if titles is not None:
-            ax.set_title(titles[i], fontsize=7)
+            ax.set_title(titles[i], fontsize=title_size)
     fig.tight_layout()
     return fig
 

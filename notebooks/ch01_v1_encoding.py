@@ -258,7 +258,7 @@ display(types["label"].value_counts().rename("neurons").to_frame())
 order = np.argsort(types["label"].to_numpy(), kind="stable")
 titles = [f"#{n} {lab}" for n, lab in zip(types["neuron"].to_numpy()[order], types["label"].to_numpy()[order],
                                            strict=True)]
-fig = plotting.image_grid(meis[order], titles, ncols=6)  # 6 a row stay legible at the book's column width
+fig = plotting.image_grid(meis[order], titles, ncols=6, size=1.0, title_size=8)  # sized for the column width
 fig.suptitle("Preferred images (MEIs) of the best-predicted neurons, grouped by type", y=1.02)
 plt.show()
 
@@ -297,7 +297,7 @@ display(pd.crosstab(match["type"], match["label"]).rename_axis(index="true type"
 show = np.concatenate([np.flatnonzero(match["type"].to_numpy() == t)[:3] for t in sorted(set(sim.meta["cell_types"]))])
 pairs = np.stack([np.stack([sim.meta["true_filters"][i], sim_meis[i]]) for i in show]).reshape(-1, *sim.image_shape)
 titles = [f"{match['type'][i]} {what}" for i in show for what in ("true", "MEI")]
-fig = plotting.image_grid(pairs, titles, ncols=6)
+fig = plotting.image_grid(pairs, titles, ncols=6, size=1.0, title_size=8)
 fig.suptitle("True filters beside the MEIs recovered from the fitted CNN", y=1.02)
 plt.show()
 
