@@ -199,6 +199,23 @@ def run_chapter(slug: str, parameters: dict[str, Any] | None = None, *, force: b
         return _execute(chapter, values, effective, force=force, output_dir=output_dir, log=log)
 
 
+def _kernel_manager_logging_to(log_path: Path) -> type:
+    """A kernel manager whose kernel writes its own stderr to ``log_path`` instead of the terminal.
+
+    The notebook's outputs do not travel this way (they go over the kernel's messaging sockets); what does is the
+    kernel's diagnostics, such as the ZMQ traceback it prints when Ctrl-C shuts it down in the middle of a reply.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class KernelManagerLoggingToFile(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            with open(log_path, "ab") as log_file:  # the kernel keeps its own handle once started
+                kw["stderr"] = log_file
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return KernelManagerLoggingToFile
+
+
 def _execute(chapter: Chapter, values: dict[str, Any], effective: dict[str, Any], *, force: bool,
              output_dir: Path, log: bool) -> Path:
     import jupytext
@@ -220,11 +237,13 @@ def _execute(chapter: Chapter, values: dict[str, Any], effective: dict[str, Any]
         print(f"[neurobook] {chapter.slug}: executing with {values or 'default parameters'}", flush=True)
     partial = executed.with_suffix(".partial.ipynb")
     progress = _echo_progress(chapter.slug, start) if log else contextlib.nullcontext()
+    kernel_manager = _kernel_manager_logging_to(output_dir / f"{chapter.slug}.kernel.log")
     try:
         with progress:
             pm.execute_notebook(str(source_nb), str(partial), parameters=values, kernel_name="python3",
                                 cwd=str(output_dir), progress_bar={"desc": chapter.slug} if log else False,
-                                log_output=False)
+                                log_output=False,
+                                kernel_manager_class=kernel_manager)
     except pm.PapermillExecutionError as err:
         raise ChapterFailed(
             f"chapter {chapter.slug} failed in cell {err.exec_count} (cell index {err.cell_index}): "
