@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.neurobook-installed
 PROFILE ?= full
 ARGS   ?=
 
-.PHONY: help venv book test test-fast lint notebooks bench lock clean
+.PHONY: help venv book test test-fast lint notebooks bench lock clean student
 
 help:
 	@echo "make book      set up .venv, execute every chapter (profile $(PROFILE)), render the book"
@@ -14,6 +14,7 @@ help:
 	@echo "make test-fast unit tests only"
 	@echo "make lint      ruff"
 	@echo "make bench     benchmarks (see benchmarks/README.md)"
+	@echo "make student   student notebooks (exercises without solutions) -> book/_generated/student/"
 
 $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +37,9 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check neurobook tests benchmarks notebooks
+
+student: $(STAMP)
+	$(BIN)/neurobook student $(ARGS)
 
 notebooks: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/*.py

@@ -38,30 +38,18 @@ def chapter_section(number: int, chapter: Chapter, results_dir: Path = GENERATED
     data = [f"`{d}`: {get_dataset(d).title} ({get_dataset(d).license})" for d in chapter.datasets]
     found = exercises(chapter) if chapter.written else []
     ex_lines = [f"{{ref}}`{ex.title} <{ex.label}>`" if ex.label else ex.title for ex in found]
-    lines = [
-        f"## {number}. {title}{status}",
-        "",
-        f"**Study:** {chapter.paper}.",
-        "",
-        "**Learning goals.** After the chapter you can",
-        "",
-        _bullets(chapter.goals, "to be written with the chapter"),
-        "",
-        "**Prerequisites.**",
-        "",
-        _bullets(chapter.prerequisites, "to be written with the chapter"),
-        "",
-        f"**Time on a laptop CPU:** {_time(chapter, results_dir)}." if chapter.written else
-        "**Time on a laptop CPU:** not measured yet.",
-        "",
-        "**Data.**",
-        "",
-        _bullets(data, "none"),
-        "",
-        "**Exercises.**",
-        "",
-        "\n".join(f"{i}. {line}" for i, line in enumerate(ex_lines, 1)) if ex_lines else "- none yet",
-    ]
+    lines = [f"## {number}. {title}{status}", "", f"**Study:** {chapter.paper}.", ""]
+    if chapter.written or chapter.goals:
+        lines += ["**Learning goals.** After the chapter you can", "",
+                  _bullets(chapter.goals, "to be written with the chapter"), ""]
+    if chapter.written or chapter.prerequisites:
+        lines += ["**Prerequisites.**", "", _bullets(chapter.prerequisites, "to be written with the chapter"), ""]
+    if chapter.written:
+        lines += [f"**Time on a laptop CPU:** {_time(chapter, results_dir)}.", ""]
+    lines += ["**Data.**", "", _bullets(data, "none")]
+    if chapter.written:
+        lines += ["", "**Exercises.**", "",
+                  "\n".join(f"{i}. {line}" for i, line in enumerate(ex_lines, 1)) if ex_lines else "- none yet"]
     student = Path(student_dir) / f"{chapter.slug}.ipynb"
     if found and student.exists():
         # book/syllabus.md includes this text, so the path is relative to book/ (student_dir is its _generated/student)

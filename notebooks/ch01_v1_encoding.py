@@ -248,16 +248,14 @@ plt.show()
 # :label: ch01-ex-ccnorm
 #
 # Compute the fraction of the predictability limit of the CNN for every neuron. Predict the test trials
-# (`predict(models["CNN"], test.images, device=str(dev))`), average the predictions $\bar p_m$ and the responses
-# $\bar y_m$ over the $n_m$ repeats of each of the $M$ test images, and let $s^2_m$ be the unbiased variance of the
-# repeats of image $m$. With variances and covariances across images (`ddof=1`),
+# (`predict(models["CNN"], test.images, device=str(dev))`), average the predictions (p̄ₘ) and the responses (ȳₘ)
+# over the nₘ repeats of each of the M test images, and let s²ₘ be the unbiased variance of the repeats of image m.
+# With variances and covariances across images (`ddof=1`), the signal power and CCnorm are
 #
-# $$\mathrm{SP} = \mathrm{Var}_m(\bar y_m) - \frac{1}{M}\sum_m \frac{s^2_m}{n_m}, \qquad
-# \mathrm{CC}_\mathrm{norm} = \frac{\mathrm{Cov}_m(\bar p_m, \bar y_m)}{\sqrt{\mathrm{Var}_m(\bar p_m)\,\mathrm{SP}}}.$$
+# > SP = Varₘ(ȳₘ) − (1/M) Σₘ s²ₘ / nₘ,  CCnorm = Covₘ(p̄ₘ, ȳₘ) / √(Varₘ(p̄ₘ) · SP).
 #
-# Set `my_ccnorm` (one value per neuron, NaN where $\mathrm{SP} \le 0$) and `my_share`, the fraction of the neurons
-# with a finite CCnorm that come within 10% of their limit ($\mathrm{CC}_\mathrm{norm} \ge 0.9$), the number the
-# paper reports as 15%.
+# Set `my_ccnorm` (one value per neuron, NaN where SP ≤ 0) and `my_share`, the fraction of the neurons with a finite
+# CCnorm that come within 10% of their limit (CCnorm ≥ 0.9), the number the paper reports as 15%.
 # ```
 
 # %% [markdown]
