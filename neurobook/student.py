@@ -147,10 +147,15 @@ def _student_markdown(source: str) -> str:
 
 def student_notebook(chapter: Chapter | str) -> nbformat.NotebookNode:
     """The chapter's student notebook: solutions replaced by stubs (nbgrader's ClearSolutions), no outputs."""
+    chapter = get_chapter(chapter) if isinstance(chapter, str) else chapter
+    return clear_solutions(read_notebook(chapter), chapter.slug)
+
+
+def clear_solutions(nb: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
+    """A student copy of a notebook that follows the exercise convention (``name`` is used in messages)."""
     from nbgrader.preprocessors import ClearSolutions
 
-    chapter = get_chapter(chapter) if isinstance(chapter, str) else chapter
-    nb = mark_for_nbgrader(read_notebook(chapter), chapter.slug)
+    nb = mark_for_nbgrader(nb, name)
     clear = ClearSolutions()
     resources = {"language": nb.metadata.get("kernelspec", {}).get("language", "python")}
     kept = []
@@ -161,7 +166,7 @@ def student_notebook(chapter: Chapter | str) -> nbformat.NotebookNode:
             clear.code_stub = {**clear.code_stub, resources["language"]: _stub(cell.source)}
             cell, resources = clear.preprocess_cell(cell, resources, index)
             if BEGIN in cell.source or END in cell.source:
-                raise CourseFormatError(f"{_where(chapter.slug, index)}: a solution marker was left after clearing")
+                raise CourseFormatError(f"{_where(name, index)}: a solution marker was left after clearing")
         if cell.cell_type == "markdown":
             cell.source = _student_markdown(cell.source)
         if cell.cell_type == "code":
@@ -169,7 +174,7 @@ def student_notebook(chapter: Chapter | str) -> nbformat.NotebookNode:
         kept.append(cell)
     nb.cells = kept
     nb.metadata.pop("jupytext", None)
-    nb.metadata["neurobook"] = {"chapter": chapter.slug, "version": "student"}
+    nb.metadata["neurobook"] = {"chapter": name, "version": "student"}
     return nb
 
 
