@@ -11,6 +11,7 @@ helpful message until the student writes the answer.
 
 from __future__ import annotations
 
+import ast
 import copy
 import os
 import re
@@ -125,6 +126,49 @@ def mark_for_nbgrader(nb: nbformat.NotebookNode, chapter: str = "notebook") -> n
         raise CourseFormatError(f"{_where(chapter, stray[0])}: {BEGIN!r} outside a solution-start/solution-end "
                                 "pair; put the solution cell between the two markdown gate cells")
     return nb
+
+
+def _names(source: str, ctx: type) -> set[str]:
+    """Names stored (``ast.Store``) or read (``ast.Load``) by a cell; IPython magics are skipped."""
+    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ctx)}
+    if ctx is ast.Store:
+        names |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+        names |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
+                  if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
+    return names
+
+
+def solution_leaks(nb: nbformat.NotebookNode) -> dict[str, list[str]]:
+    """Names a solution binds that a later cell outside the solutions reads before binding: {grade_id: names}.
+
+    A student's answer need not bind (or may bind differently) anything but the answer's variables, so such a name
+    would break the student notebook (a NameError) or make it differ from the teacher's (a clobbered value). The
+    answer's variables belong above ``### BEGIN SOLUTION``; whatever later cells need, outside the exercise.
+    """
+    nb = mark_for_nbgrader(nb)
+    leaks: dict[str, list[str]] = {}
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    for index, cell in enumerate(cells):
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("solution"):
+            continue
+        head, rest = cell.source.split(BEGIN, 1)
+        pending = _names(rest.split(END, 1)[0], ast.Store) - _names(head, ast.Store)
+        found = set()
+        for later in cells[index + 1:]:
+            if later.metadata.get("nbgrader", {}).get("solution") or not pending:
+                continue
+            stored, loaded = _names(later.source, ast.Store), _names(later.source, ast.Load)
+            found |= (loaded - stored) & pending
+            pending -= stored | found  # a cell that binds the name itself no longer depends on the solution
+        if found:
+            leaks[meta["grade_id"]] = sorted(found)
+    return leaks
 
 
 def _stub(source: str) -> str:

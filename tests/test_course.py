@@ -21,6 +21,8 @@ from neurobook.student import (
     clear_solutions,
     exercises,
     mark_for_nbgrader,
+    read_notebook,
+    solution_leaks,
     student_notebook,
     write_student_notebooks,
 )
@@ -136,9 +138,31 @@ def test_chapter_one_student_notebook_has_no_solutions():
 
 
 def _read_ch01():
-    from neurobook.student import read_notebook
-
     return read_notebook(CHAPTERS["ch01_v1_encoding"])
+
+
+@pytest.mark.parametrize("chapter", written_chapters(), ids=lambda c: c.slug)
+def test_solutions_define_nothing_later_cells_need(chapter):
+    """The student notebook runs like the teacher's once the answers are written: no name leaks out of a solution."""
+    leaks = solution_leaks(read_notebook(chapter))
+    assert not leaks, (f"{chapter.slug}: later cells read names that only a solution defines {leaks}; define them "
+                       "above ### BEGIN SOLUTION or outside the exercise")
+
+
+def test_solution_leak_is_found():
+    nb = _exercise_nb()
+    nb.cells.append(new_code_cell("print(helper)"))
+    nb.cells[3].source = nb.cells[3].source.replace(SOLUTION_LINE, SOLUTION_LINE + "\nhelper = 1")
+    assert solution_leaks(nb) == {"chxx-ex-sum-solution": ["helper"]}
+    assert solution_leaks(_exercise_nb()) == {}
+    clobber = _exercise_nb()  # the solution rebinds a chapter variable that a later cell reads
+    clobber.cells[3].source = clobber.cells[3].source.replace(SOLUTION_LINE, "values = values * 2")
+    clobber.cells.append(new_code_cell("print(values.mean())"))
+    assert solution_leaks(clobber) == {"chxx-ex-sum-solution": ["values"]}
+    rebound = _exercise_nb()  # ... unless that cell binds it again first
+    rebound.cells[3].source = rebound.cells[3].source.replace(SOLUTION_LINE, "values = values * 2")
+    rebound.cells.append(new_code_cell("values = np.ones(3)\nprint(values.mean())"))
+    assert solution_leaks(rebound) == {}
 
 
 def test_write_student_notebooks(tmp_path):
