@@ -30,6 +30,8 @@ _LABEL = re.compile(r"^\s*:label:\s*(?P<label>\S+)\s*$", re.M)
 _OPTION = re.compile(r"^\s*:[\w-]+:.*$")
 _SOLUTION_START = re.compile(r"^\s*```+\s*\{solution-start\}\s*(?P<label>\S+)", re.M)
 _SOLUTION_END = re.compile(r"^\s*```+\s*\{solution-end\}", re.M)
+_GATE_BLOCK = re.compile(r"^\s*```+\s*\{solution-(?:start|end)\}[^\n]*\n(?:\s*:[\w-]+:[^\n]*\n)*\s*```+[ \t]*$\n?",
+                         re.M)
 _ANSWER = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*=\s*None\s*#\s*your answer:\s*(?P<what>.*)$")
 
 
@@ -205,7 +207,9 @@ def clear_solutions(nb: nbformat.NotebookNode, name: str = "notebook") -> nbform
     kept = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown" and (_SOLUTION_START.search(cell.source) or _SOLUTION_END.search(cell.source)):
-            continue  # the gates only matter to the book
+            cell.source = _GATE_BLOCK.sub("", cell.source).strip()  # the gates only matter to the book
+            if not cell.source:
+                continue
         if cell.cell_type == "code" and BEGIN in cell.source:
             clear.code_stub = {**clear.code_stub, resources["language"]: _stub(cell.source)}
             cell, resources = clear.preprocess_cell(cell, resources, index)

@@ -104,6 +104,15 @@ def test_clear_solutions_leaves_a_stub_that_says_what_to_write():
     assert "check_answer" in student.cells[3].source and student.cells[-1].source == "print('after the exercise')"
 
 
+def test_exercise_and_gate_in_one_markdown_cell_keeps_the_task():
+    nb = _exercise_nb()
+    nb.cells[1].source += "\n\n" + nb.cells[2].source
+    del nb.cells[2]
+    student = clear_solutions(nb, "chxx")
+    assert student.cells[1].source.startswith("**Exercise: Sum the values**")
+    assert "solution-start" not in student.cells[1].source and "Set `my_total` to the sum." in student.cells[1].source
+
+
 def test_student_code_runs_up_to_the_check_which_fails_helpfully():
     """Executing the cleared cells in order: the stub runs, the check raises ExerciseNotDone with the hint."""
     student = clear_solutions(_exercise_nb(), "chxx")
