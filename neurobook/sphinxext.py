@@ -27,7 +27,10 @@ def _add_student_button(app, pagename: str, templatename: str, context: dict[str
         if group.get("label") != "download-buttons":
             continue
         buttons = group["buttons"]
-        at = next((i + 1 for i, b in enumerate(buttons) if b.get("label") == "download-notebook-button"), 0)
+        # after the executed notebook: the theme's notebook entry, or the page's source when that is the .ipynb
+        labels = [b.get("label") for b in buttons]
+        after = "download-notebook-button" if "download-notebook-button" in labels else "download-source-button"
+        at = labels.index(after) + 1 if after in labels else len(buttons)
         buttons.insert(at, {
             "type": "link",
             "url": context["pathto"](f"{STUDENT_URL_DIR}/{slug}.ipynb", 1),
@@ -36,6 +39,17 @@ def _add_student_button(app, pagename: str, templatename: str, context: dict[str
             "tooltip": "Download the student notebook: the exercises without their solutions",
             "label": "download-student-notebook-button",
         })
+
+
+def _stale_pages(app, env, added, changed, removed) -> list[str]:
+    """Chapter pages written before their student notebook (new or changed): rewrite them to add the button."""
+    stale = []
+    for docname in env.found_docs:
+        student = _student_dir(app) / f"{docname.rsplit('/', 1)[-1]}.ipynb"
+        page = Path(app.outdir) / f"{docname}.html"
+        if student.is_file() and page.is_file() and page.stat().st_mtime < student.stat().st_mtime:
+            stale.append(docname)
+    return stale
 
 
 def _copy_student_notebooks(app, exception) -> None:
@@ -54,5 +68,6 @@ def _copy_student_notebooks(app, exception) -> None:
 def setup(app) -> dict[str, Any]:
     app.add_config_value("neurobook_student_dir", "book/_generated/student", "html")
     app.connect("html-page-context", _add_student_button, priority=510)  # after sphinx-book-theme's 501
+    app.connect("env-get-outdated", _stale_pages)
     app.connect("build-finished", _copy_student_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -236,9 +236,16 @@ def teacher_notebook(chapter: Chapter | str) -> nbformat.NotebookNode:
 
 
 def _write(nb: nbformat.NotebookNode, path: Path) -> Path:
+    """Write atomically; an unchanged notebook is not rewritten (its mtime tells Sphinx whether pages are stale)."""
+    for index, cell in enumerate(nb.cells):  # stable ids (jupytext makes random ones), so reruns write nothing
+        if "id" in cell:
+            cell["id"] = f"cell-{index}"
+    text = nbformat.writes(nb) + "\n"
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    nbformat.write(nb, str(tmp))
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
 
