@@ -143,7 +143,8 @@ print(f"median oracle correlation {np.nanmedian(oracle_only):.3f}; mean {np.nanm
 # The noise ceiling above comes from `neurobook.metrics.oracle_correlation`. Compute it yourself from the test tier
 # (`test.responses`, trials × neurons, and `test.image_ids`): for every trial, average the **other** repeats of the
 # same image (leave the trial itself out), then correlate, neuron by neuron, the trials with these leave-one-out
-# averages over all trials. Set `my_oracle` to an array with one correlation per neuron.
+# averages over all trials. Set `my_oracle` to an array with one correlation per neuron (0 for a neuron whose
+# responses do not vary, as in `neurobook.metrics`).
 # ```
 
 # %% [markdown]
@@ -161,7 +162,9 @@ for image in np.unique(ex_ids):
     if len(trials) > 1:  # an image shown once has no other repeat to compare with
         ex_loo[trials] = (ex_resp[trials].sum(0) - ex_resp[trials]) / (len(trials) - 1)
 ex_keep = ~np.isnan(ex_loo[:, 0])
-my_oracle = np.array([np.corrcoef(ex_resp[ex_keep, i], ex_loo[ex_keep, i])[0, 1] for i in range(ex_resp.shape[1])])
+with np.errstate(invalid="ignore", divide="ignore"):  # a constant neuron has no correlation: 0
+    my_oracle = np.nan_to_num([np.corrcoef(ex_resp[ex_keep, i], ex_loo[ex_keep, i])[0, 1]
+                               for i in range(ex_resp.shape[1])], nan=0.0)
 ### END SOLUTION
 
 # %% [markdown]
@@ -254,8 +257,9 @@ plt.show()
 #
 # > SP = Varₘ(ȳₘ) − (1/M) Σₘ s²ₘ / nₘ,  CCnorm = Covₘ(p̄ₘ, ȳₘ) / √(Varₘ(p̄ₘ) · SP).
 #
-# Set `my_ccnorm` (one value per neuron, NaN where SP ≤ 0) and `my_share`, the fraction of the neurons with a finite
-# CCnorm that come within 10% of their limit (CCnorm ≥ 0.9), the number the paper reports as 15%.
+# Set `my_ccnorm` (one value per neuron, NaN where SP ≤ 0, 0 where the prediction is constant) and `my_share`,
+# the fraction of the neurons with a finite CCnorm that come within 10% of their limit (CCnorm ≥ 0.9), the number
+# the paper reports as 15%.
 # ```
 
 # %% [markdown]
@@ -271,13 +275,16 @@ ex_pred = predict(models["CNN"], test.images, device=str(dev))
 ex_images = np.unique(test.image_ids)
 ex_groups = [np.flatnonzero(test.image_ids == m) for m in ex_images]
 ex_groups = [g for g in ex_groups if len(g) > 1]
-y_mean = np.stack([test.responses[g].mean(0) for g in ex_groups])
+ex_resp = test.responses.astype(float)  # float64: SP is a small difference of two variances
+y_mean = np.stack([ex_resp[g].mean(0) for g in ex_groups])
 p_mean = np.stack([ex_pred[g].mean(0) for g in ex_groups])
-noise = np.stack([test.responses[g].var(0, ddof=1) / len(g) for g in ex_groups]).mean(0)
+noise = np.stack([ex_resp[g].var(0, ddof=1) / len(g) for g in ex_groups]).mean(0)
 signal_power = y_mean.var(0, ddof=1) - noise
 cov = ((p_mean - p_mean.mean(0)) * (y_mean - y_mean.mean(0))).sum(0) / (len(ex_groups) - 1)
+var_p = p_mean.var(0, ddof=1)
 with np.errstate(invalid="ignore", divide="ignore"):
-    my_ccnorm = np.where(signal_power > 1e-12, cov / np.sqrt(p_mean.var(0, ddof=1) * signal_power), np.nan)
+    my_ccnorm = np.where(signal_power > 1e-12,
+                         np.where(var_p > 1e-12, cov / np.sqrt(var_p * signal_power), 0.0), np.nan)
 my_share = float(np.mean(my_ccnorm[np.isfinite(my_ccnorm)] >= 0.9))
 ### END SOLUTION
 
