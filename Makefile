@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.neurobook-installed
 PROFILE ?= full
 ARGS   ?=
 
-.PHONY: help venv book test test-fast lint notebooks bench lock clean book-tools test-tools
+.PHONY: help venv book test test-fast lint notebooks bench lock clean book-tools test-tools student
 
 # Debian packages the book (npm: widget and math assets) and the tests (chromium: the headless-browser test) need.
 # Installed with apt-get when missing and we may (root, or sudo without a password); otherwise we say what to run.
@@ -30,6 +30,7 @@ help:
 	@echo "make test-fast unit tests only"
 	@echo "make lint      ruff"
 	@echo "make bench     benchmarks (see benchmarks/README.md)"
+	@echo "make student   student notebooks (exercises without solutions) -> book/_generated/student/"
 
 $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "neurobook needs $(PYTHON) (Debian: sudo apt-get install python3.11 python3.11-venv), or name another: make PYTHON=python3.12" >&2; exit 1; }
@@ -59,6 +60,9 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check neurobook tests benchmarks notebooks
+
+student: $(STAMP)
+	$(BIN)/neurobook student $(ARGS)
 
 notebooks: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/*.py

@@ -273,6 +273,8 @@ def build_book(parameters: dict[str, Any] | None = None, *, force: bool = False,
                builder_args: tuple[str, ...] = ()) -> Path:
     """Run every written chapter (cached), refresh the scorecard and the widget assets, render with jupyter-book."""
     from neurobook.scorecard import write_scorecard
+    from neurobook.student import write_student_notebooks
+    from neurobook.syllabus import write_syllabus
     from neurobook.webassets import install_math_assets, install_widget_assets
 
     values = dict(parameters or {})
@@ -289,6 +291,8 @@ def build_book(parameters: dict[str, Any] | None = None, *, force: bool = False,
             own = {k: v for k, v in values.items() if k in declared[chapter.slug]}
             run_chapter(chapter.slug, own, force=force)
         write_scorecard()
+        write_student_notebooks(log=False)
+        write_syllabus()
         install_widget_assets()
         install_math_assets()
         cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(REPO_ROOT), *builder_args]

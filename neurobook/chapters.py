@@ -29,6 +29,10 @@ class Chapter:
     datasets: tuple[str, ...]
     claims: tuple[Claim, ...] = field(default=())
     written: bool = True
+    # syllabus (neurobook/syllabus.py); the exercises are parsed from the chapter's source
+    goals: tuple[str, ...] = ()  # learning goals: what a student can do after the chapter
+    prerequisites: tuple[str, ...] = ()  # what a student should know before
+    cpu_minutes: float | None = None  # estimated time of the default (full) profile on a laptop CPU
 
     @property
     def source(self) -> Path:
@@ -53,6 +57,19 @@ CHAPTERS: dict[str, Chapter] = {
                 Claim("preferred-image types", "Gabor-like, center-surround, textural",
                       "type_proportions", "{}"),
             ),
+            goals=(
+                "measure each neuron's noise ceiling from repeated images (oracle correlation, CCnorm)",
+                "fit a linear-nonlinear model and a CNN with a shared core to V1 responses and compare them "
+                "against the ceiling",
+                "invert a trained network into preferred images (MEIs) and classify them by Gabor and DoG fits",
+                "test an interpretation method on simulated neurons whose receptive fields are known",
+            ),
+            prerequisites=(
+                "Python and numpy (array indexing, means, correlations)",
+                "a first contact with PyTorch: a model, a loss, gradient descent",
+                "receptive fields of V1 neurons (simple and complex cells)",
+            ),
+            cpu_minutes=10,
         ),
         Chapter("ch02_retina", "Retina: CNNs of ganglion cells", "Yan et al. 2018/2020", "yan2020revealing",
                 ("liu2017_salamander_rgc", "chichilnisky_primate_rgc"), written=False),

@@ -2,6 +2,7 @@
 
     neurobook run CHAPTER [-p NAME VALUE ...] [--profile quick|full] [--force] [--output-dir DIR]
     neurobook params CHAPTER
+    neurobook student [CHAPTER ... | all] [-o DIR] [--teacher]
     neurobook build [--profile quick|full] [-p NAME VALUE ...] [--force]
     neurobook data list | fetch NAME | verify [NAME ...]
 """
@@ -41,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     params.add_argument("chapter")
     build = sub.add_parser("build", help="execute every chapter (cached) and render the book")
     _add_run_options(build)
+    student = sub.add_parser("student", help="write student notebooks: the exercises without their solutions")
+    student.add_argument("chapters", nargs="*", default=["all"],
+                         help="chapter slugs or numbers (default: all written chapters)")
+    student.add_argument("-o", "--output-dir", help="folder for <chapter>.ipynb (default book/_generated/student)")
+    student.add_argument("--teacher", action="store_true",
+                         help="also write <chapter>.teacher.ipynb: solutions kept, nbgrader metadata added")
     data = sub.add_parser("data", help="list, download or verify data sets")
     data.add_argument("action", choices=["list", "fetch", "verify"])
     data.add_argument("names", nargs="*")
@@ -88,6 +95,17 @@ def main(argv: list[str] | None = None) -> int:
             from neurobook.params import describe, notebook_parameters
 
             print(describe(notebook_parameters(get_chapter(args.chapter).source)))
+        elif args.command == "student":
+
+            from neurobook.student import STUDENT_DIR, CourseFormatError, write_student_notebooks
+
+            out = Path(args.output_dir) if args.output_dir else STUDENT_DIR
+            try:
+                if not write_student_notebooks(args.chapters, out, teacher=args.teacher):
+                    print("neurobook: no chapter with exercises among those named", file=sys.stderr)
+            except CourseFormatError as err:
+                print(f"neurobook: error: {err}", file=sys.stderr)
+                return 1
         elif args.command == "build":
             from neurobook.book import build_book
 

@@ -151,6 +151,48 @@ plt.show()
 print(f"median oracle correlation {np.nanmedian(oracle_only):.3f}; mean {np.nanmean(oracle_only):.3f}")
 
 # %% [markdown]
+# ```{exercise} The oracle correlation by hand
+# :label: ch01-ex-oracle
+#
+# The noise ceiling above comes from `neurobook.metrics.oracle_correlation`. Compute it yourself from the test tier
+# (`test.responses`, trials × neurons, and `test.image_ids`): for every trial, average the **other** repeats of the
+# same image (leave the trial itself out), then correlate, neuron by neuron, the trials with these leave-one-out
+# averages over all trials. Set `my_oracle` to an array with one correlation per neuron (0 for a neuron whose
+# responses do not vary, as in `neurobook.metrics`).
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch01-ex-oracle
+# :class: dropdown
+# ```
+
+# %%
+my_oracle = None  # your answer: one leave-one-out oracle correlation per neuron (an array of length n_neurons)
+### BEGIN SOLUTION
+ex_resp, ex_ids = test.responses.astype(float), test.image_ids
+ex_loo = np.full_like(ex_resp, np.nan)
+for image in np.unique(ex_ids):
+    trials = np.flatnonzero(ex_ids == image)
+    if len(trials) > 1:  # an image shown once has no other repeat to compare with
+        ex_loo[trials] = (ex_resp[trials].sum(0) - ex_resp[trials]) / (len(trials) - 1)
+ex_keep = ~np.isnan(ex_loo[:, 0])
+with np.errstate(invalid="ignore", divide="ignore"):  # a constant neuron has no correlation: 0
+    my_oracle = np.nan_to_num([np.corrcoef(ex_resp[ex_keep, i], ex_loo[ex_keep, i])[0, 1]
+                               for i in range(ex_resp.shape[1])], nan=0.0)
+### END SOLUTION
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %%
+from neurobook.course import check_answer
+
+check_answer("my_oracle", my_oracle, metrics.oracle_correlation(test.responses, test.image_ids), rtol=1e-6,
+             hint="leave the trial itself out of its image's average, and correlate over all trials of repeated "
+                  "images, one neuron at a time")
+
+# %% [markdown]
 # ## Models: a linear-nonlinear baseline and a CNN
 #
 # * **LN**: one linear filter per neuron on the image, then an output nonlinearity (the classical model).
@@ -227,6 +269,60 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ```{exercise} How close to the limit? CCnorm by hand
+# :label: ch01-ex-ccnorm
+#
+# Compute the fraction of the predictability limit of the CNN for every neuron. Predict the test trials
+# (`predict(models["CNN"], test.images, device=str(dev))`), average the predictions (p̄ₘ) and the responses (ȳₘ)
+# over the nₘ repeats of each of the M test images, and let s²ₘ be the unbiased variance of the repeats of image m.
+# With variances and covariances across images (`ddof=1`), the signal power and CCnorm are
+#
+# > SP = Varₘ(ȳₘ) − (1/M) Σₘ s²ₘ / nₘ,  CCnorm = Covₘ(p̄ₘ, ȳₘ) / √(Varₘ(p̄ₘ) · SP).
+#
+# Set `my_ccnorm` (one value per neuron, NaN where SP ≤ 0, 0 where the prediction is constant) and `my_share`,
+# the fraction of the neurons with a finite CCnorm that come within 10% of their limit (CCnorm ≥ 0.9), the number
+# the paper reports as 15%.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch01-ex-ccnorm
+# :class: dropdown
+# ```
+
+# %%
+my_ccnorm = None  # your answer: CCnorm of the CNN per neuron (an array of length n_neurons, NaN where SP <= 0)
+my_share = None  # your answer: the fraction of neurons with CCnorm >= 0.9 among those with a finite CCnorm
+### BEGIN SOLUTION
+ex_pred = predict(models["CNN"], test.images, device=str(dev))
+ex_images = np.unique(test.image_ids)
+ex_groups = [np.flatnonzero(test.image_ids == m) for m in ex_images]
+ex_groups = [g for g in ex_groups if len(g) > 1]
+ex_resp = test.responses.astype(float)  # float64: SP is a small difference of two variances
+y_mean = np.stack([ex_resp[g].mean(0) for g in ex_groups])
+p_mean = np.stack([ex_pred[g].mean(0) for g in ex_groups])
+noise = np.stack([ex_resp[g].var(0, ddof=1) / len(g) for g in ex_groups]).mean(0)
+signal_power = y_mean.var(0, ddof=1) - noise
+cov = ((p_mean - p_mean.mean(0)) * (y_mean - y_mean.mean(0))).sum(0) / (len(ex_groups) - 1)
+var_p = p_mean.var(0, ddof=1)
+with np.errstate(invalid="ignore", divide="ignore"):
+    my_ccnorm = np.where(signal_power > 1e-12,
+                         np.where(var_p > 1e-12, cov / np.sqrt(var_p * signal_power), 0.0), np.nan)
+my_share = float(np.mean(my_ccnorm[np.isfinite(my_ccnorm)] >= 0.9))
+### END SOLUTION
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %%
+from neurobook.course import check_answer
+
+check_answer("my_ccnorm", my_ccnorm, cnn_table["fraction_of_limit"].to_numpy(), rtol=1e-4,
+             hint="average predictions and responses per test image first; the noise term is the mean over images "
+                  "of the repeat variance divided by the number of repeats")
+check_answer("my_share", my_share, share, rtol=1e-6, hint="ignore neurons whose CCnorm is NaN")
+
+# %% [markdown]
 # ## Inverting the network: preferred images
 #
 # For the best-predicted neurons (by **validation** performance, so the test tier plays no part in the choice) we
@@ -261,6 +357,42 @@ titles = [f"#{n} {lab}" for n, lab in zip(types["neuron"].to_numpy()[order], typ
 fig = plotting.image_grid(meis[order], titles, ncols=6, size=1.0, title_size=8)  # sized for the column width
 fig.suptitle("Preferred images (MEIs) of the best-predicted neurons, grouped by type", y=1.02)
 plt.show()
+
+# %% [markdown]
+# ```{exercise} The LN filter beside the preferred image
+# :label: ch01-ex-ln-mei
+#
+# The LN model has one linear filter per neuron (`models["LN"].filters`, neurons × H × W, a torch tensor); the CNN's
+# preferred images are in `meis` (one per neuron in `chosen`, in that order). For each neuron in `chosen`, compute the
+# absolute pixel correlation between its LN filter and its MEI, and set `my_ln_mei_r` (an array of length
+# `len(chosen)`). Then compare the values across the MEI types in `types["label"]`: for which type do the linear
+# filter and the CNN's preferred image agree least, and why would a linear filter miss it?
+# ```
+
+# %% [markdown]
+# ```{solution-start} ch01-ex-ln-mei
+# :class: dropdown
+# ```
+
+# %%
+my_ln_mei_r = None  # your answer: |pixel correlation| of LN filter and MEI for each neuron in `chosen`
+### BEGIN SOLUTION
+ln_filters = models["LN"].filters.detach().cpu().numpy()[chosen].reshape(len(chosen), -1)
+mei_pixels = meis.reshape(len(chosen), -1)
+my_ln_mei_r = np.array([abs(np.corrcoef(f, m)[0, 1]) for f, m in zip(ln_filters, mei_pixels, strict=True)])
+display(pd.Series(my_ln_mei_r, name="|r| LN filter vs MEI").groupby(types["label"].to_numpy()).median().to_frame())
+### END SOLUTION
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %%
+from neurobook.course import check_answer
+
+check_answer("my_ln_mei_r", my_ln_mei_r,
+             evaluation.filter_similarity(meis, models["LN"].filters.detach().cpu().numpy()[chosen])["pixel_abs_r"],
+             rtol=1e-4, hint="flatten each filter and each MEI to a vector; take |np.corrcoef(...)| per neuron")
 
 # %% [markdown]
 # ## Ground truth: can inversion recover known receptive fields?

@@ -38,6 +38,8 @@ def quick_book(tmp_path_factory, data_root) -> Path:
     from neurobook.book import run_chapter
     from neurobook.chapters import written_chapters
     from neurobook.scorecard import write_scorecard
+    from neurobook.student import write_student_notebooks
+    from neurobook.syllabus import write_syllabus
 
     root = tmp_path_factory.mktemp("book")
     for name in ("_config.yml", "_toc.yml"):
@@ -47,6 +49,8 @@ def quick_book(tmp_path_factory, data_root) -> Path:
     for chapter in written_chapters():
         run_chapter(chapter.slug, {"profile": "quick"}, force=True, output_dir=generated)
     write_scorecard(generated, results_dir=generated)
+    write_student_notebooks(output_dir=generated / "student", log=False)
+    write_syllabus(generated, results_dir=generated, student_dir=generated / "student")
     return root
 
 

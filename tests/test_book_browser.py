@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
 import threading
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from neurobook.chapters import written_chapters
 from neurobook.widgets import BROWSER_CLASS, CAPTION_CLASS, DROPDOWN_CLASS, SLIDER_CLASS, STACK_CLASS
 
 pytestmark = pytest.mark.slow
@@ -312,3 +314,89 @@ def test_math_is_typeset_offline(built_html: Path, server: str, browser_context,
         assert not watch.failed, f"{rel}: failed local requests: {watch.failed}"
         assert not watch.errors, f"{rel}: JavaScript errors: {watch.errors}"
         print(f"{rel}: {n_math} equation(s) typeset by the local MathJax")
+
+
+# --- the course format: exercises, collapsed solutions, the student notebook download (issue 7) ---
+
+EXERCISE = ".exercise.admonition"
+SOLUTION = ".solution.dropdown"
+
+
+def exercise_pages(html: Path) -> list[str]:
+    """Pages (relative to ``html``) that render a sphinx-exercise exercise."""
+    return sorted(
+        page.relative_to(html).as_posix() for page in html.rglob("*.html")
+        if "_sources" not in page.parts and "_static" not in page.parts
+        and 'class="exercise admonition"' in page.read_text(encoding="utf-8", errors="replace")
+    )
+
+
+def test_exercises_show_collapsed_solutions_and_a_student_notebook(built_html: Path, server: str, browser_context,
+                                                                   tmp_path: Path):
+    pages = exercise_pages(built_html)
+    assert pages, f"no page of the built book at {built_html} shows an exercise (sphinx-exercise)"
+    shots = _screenshot_dir(tmp_path)
+    for rel in pages:
+        page = browser_context.new_page()
+        watch = _Watch(page)
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", rel.removesuffix(".html"))
+        try:
+            page.goto(server + rel, wait_until="load")
+            exercise = page.locator(EXERCISE).first
+            exercise.wait_for(state="visible", timeout=RENDER_TIMEOUT_MS)
+            assert "Exercise" in exercise.locator(".admonition-title").inner_text()
+            n_solutions = page.locator(SOLUTION).count()
+            assert n_solutions == page.locator(EXERCISE).count(), f"{rel}: one collapsed solution per exercise"
+            solution = page.locator(SOLUTION).first
+            solution.scroll_into_view_if_needed()
+            code = solution.locator("pre").first
+            page.wait_for_function("s => document.querySelector(s + '.toggle-hidden') !== null", arg=SOLUTION,
+                                   timeout=RENDER_TIMEOUT_MS)
+            assert code.is_hidden(), f"{rel}: the solution's code is shown before the reader opens it"
+            page.screenshot(path=str(shots / f"{stem}-exercise-collapsed.png"))
+            solution.locator(".admonition-title").first.click()
+            code.wait_for(state="visible", timeout=10_000)
+            assert "BEGIN SOLUTION" in code.inner_text(), f"{rel}: the opened solution holds no solution code"
+            page.screenshot(path=str(shots / f"{stem}-exercise-opened.png"))
+
+            # the student notebook is offered in the download menu next to the executed .ipynb
+            slug = rel.rsplit("/", 1)[-1].removesuffix(".html")
+            link = page.locator(f'a[href$="student/{slug}.ipynb"]')
+            assert link.count() == 1, f"{rel}: no student notebook link in the download menu"
+            url = link.first.evaluate("a => a.href")
+            assert _is_local(url), url
+            student = page.evaluate("u => fetch(u).then(r => r.ok ? r.json() : {status: r.status})", url)
+            assert "cells" in student, f"{rel}: student notebook {url} -> {student}"
+            text = json.dumps([c["source"] for c in student["cells"]])
+            assert "BEGIN SOLUTION" not in text and "YOUR CODE HERE" in text, f"{rel}: {url} holds solutions"
+        finally:
+            page.close()
+        assert not watch.foreign, f"{rel}: requests to hosts other than 127.0.0.1 (blocked): {watch.foreign}"
+        assert not watch.errors, f"{rel}: JavaScript errors: {watch.errors}"
+        print(f"{rel}: {n_solutions} exercise(s) with collapsed solutions, student notebook {url}")
+
+
+def test_syllabus_links_exercises_and_student_notebooks(built_html: Path, server: str, browser_context):
+    from neurobook.student import exercises
+
+    rel = "book/syllabus.html"
+    assert (built_html / rel).is_file(), "the syllabus page was not built (is book/syllabus in _toc.yml?)"
+    page = browser_context.new_page()
+    watch = _Watch(page)
+    try:
+        page.goto(server + rel, wait_until="load")
+        body = page.locator("main").inner_text()
+        for chapter in written_chapters():
+            for ex in exercises(chapter):
+                anchor = page.locator(f'a[href$="#{ex.label}"]')
+                assert anchor.count() == 1 and ex.title in anchor.first.inner_text(), f"{rel}: {ex.label}"
+            assert chapter.title in body
+        downloads = page.locator('a.download[href$=".ipynb"]')
+        assert downloads.count() >= 1, f"{rel}: no student notebook download link"
+        for i in range(downloads.count()):
+            url = downloads.nth(i).evaluate("a => a.href")
+            assert page.evaluate("u => fetch(u).then(r => r.status)", url) == 200, url
+    finally:
+        page.close()
+    assert not watch.foreign, f"{rel}: requests to hosts other than 127.0.0.1 (blocked): {watch.foreign}"
+    assert not watch.errors, f"{rel}: JavaScript errors: {watch.errors}"
