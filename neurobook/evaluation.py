@@ -55,3 +55,40 @@ def filter_similarity(recovered: np.ndarray, true: np.ndarray) -> pd.DataFrame:
     spec_true = np.abs(np.fft.rfft2(true)).reshape(len(true), -1)
     spectrum = metrics.correlation(spec_rec.T, spec_true.T)
     return pd.DataFrame({"pixel_abs_r": pixel, "spectrum_r": spectrum})
+
+
+def fit_each_cell(kind: str, data: StimulusResponseData, *, epochs: int, device: str = "auto", seed: int = 0,
+                  batch_size: int = 128, lr: float = 5e-3, patience: int = 3, **model_kwargs) -> list:
+    """Fit one retina model (``retina_cnn`` or ``retina_ln``) per cell, as Yan et al. do: a list of TrainResult.
+
+    ``data`` holds a stimulus history as channels (see :meth:`neurobook.data.retina.RetinaRecording.to_data`).
+    """
+    from neurobook.config import seed_everything
+    from neurobook.models.retina import build_retina_model
+    from neurobook.train import fit
+
+    if data.history < 2:
+        raise ValueError("data must hold a stimulus history (n, history, H, W); use RetinaRecording.to_data")
+    results = []
+    for cell in range(data.n_neurons):
+        seed_everything(seed)
+        model = build_retina_model(kind, data.history, data.image_shape, 1, **model_kwargs)
+        results.append(fit(model, data.select_neurons([cell]), epochs=epochs, batch_size=batch_size, lr=lr,
+                           device=device, seed=seed, patience=patience))
+    return results
+
+
+def psth_table(predictions: dict[str, np.ndarray], psth: np.ndarray, reliability: np.ndarray) -> pd.DataFrame:
+    """Per cell and model: correlation with the repeat-averaged PSTH, the ceiling and the fraction of it reached.
+
+    ``predictions``: {model name: (T, n_cells)}; ``psth``: (T, n_cells); ``reliability``: (n_cells,) Spearman-Brown
+    corrected split-half reliability, whose square root is the ceiling on the correlation with the PSTH.
+    """
+    ceiling = np.sqrt(np.clip(np.asarray(reliability, float), 0, None))
+    rows = []
+    for name, pred in predictions.items():
+        corr = metrics.correlation(pred, psth)
+        for c in range(psth.shape[1]):
+            rows.append({"model": name, "cell": c, "corr": float(corr[c]), "ceiling": float(ceiling[c]),
+                         "fraction_of_ceiling": float(corr[c] / ceiling[c]) if ceiling[c] > 0 else np.nan})
+    return pd.DataFrame(rows)

@@ -33,7 +33,7 @@ from neurobook.config import cache_dir
 from neurobook.data.fetch import ChecksumError, data_file
 from neurobook.data.retina import RetinaRecording
 
-__all__ = ["N_CELLS", "NAME", "FRAME_SHAPE", "frozen_frames", "load_liu2017", "running_frames"]
+__all__ = ["FRAME_SHAPE", "N_CELLS", "NAME", "firing_rates", "frozen_frames", "load_liu2017", "running_frames"]
 
 NAME = "liu2017_salamander_rgc"
 N_CELLS, N_TRIALS, TRIAL_FRAMES, FROZEN_FRAMES = 78, 219, 1500, 300
@@ -240,3 +240,9 @@ def _store(crops: dict, k: int, frames: np.ndarray, path: Path, shape, centres: 
     assert crop.shape == shape
     _save_crop(path, crop)
     crops[k] = crop
+
+
+def firing_rates(data_dir: str | os.PathLike | None = None, n_trials: int = N_TRIALS) -> np.ndarray:
+    """Mean spikes per second of every cell over the first ``n_trials`` running trials (no frozen repeats)."""
+    spk1, _ = _counts(data_dir)
+    return spk1[:, :, :n_trials].mean((1, 2)) * 30.0
