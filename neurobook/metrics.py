@@ -13,6 +13,7 @@ __all__ = [
     "correlation",
     "correlation_to_average",
     "feve",
+    "envelope_match",
     "match_subunits",
     "normalized_correlation",
     "oracle_correlation",
@@ -241,3 +242,17 @@ def match_subunits(filters: np.ndarray, subunits: np.ndarray) -> tuple[np.ndarra
     rows, cols = linear_sum_assignment(-c)
     order = np.argsort(cols)
     return c[rows[order], cols[order]], rows[order]
+
+
+def envelope_match(envelope: np.ndarray, subunits: np.ndarray, kernel: int) -> np.ndarray:
+    """Control for :func:`match_subunits`: the receptive-field envelope (H, W) (e.g. an LN model's spatial filter),
+    centre-cropped to ``kernel x kernel`` and offered as the filter for every subunit. A model that only learned the
+    envelope, not the subunits, scores this. Returns |r| per subunit (S,).
+    """
+    envelope = np.asarray(envelope, np.float64)
+    h, w = envelope.shape
+    if kernel > min(h, w):
+        raise ValueError(f"kernel {kernel} is larger than the envelope {envelope.shape}")
+    top, left = (h - kernel) // 2, (w - kernel) // 2
+    crop = envelope[top : top + kernel, left : left + kernel]
+    return match_subunits(np.repeat(crop[None], len(subunits), 0), subunits)[0]

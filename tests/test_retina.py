@@ -79,18 +79,21 @@ def test_model_input_errors():
 
 def test_cnn_recovers_subunits_and_untrained_does_not(rec):
     """Quick fit on one model cell: the first-layer filters match the true subunits; an untrained net does not."""
-    cell = 2  # the two-subunit layout: a fit of a few seconds suffices
+    cell = 3  # five scattered subunits: their envelope alone matches them poorly
     data = rec.to_data(12).select_neurons([cell])
     subunits = rec.meta["subunits"][cell]
     torch.manual_seed(0)
-    model = build_retina_model("retina_cnn", 12, (12, 12), n_subunits=4)
+    model = build_retina_model("retina_cnn", 12, (12, 12))
     untrained, _ = metrics.match_subunits(spatiotemporal_filters(model.conv1.weight)[0], subunits)
     result = fit(model, data, epochs=8, batch_size=128, device="cpu", seed=0, patience=3)
     trained, _ = metrics.match_subunits(spatiotemporal_filters(result.model.conv1.weight)[0], subunits)
-    assert untrained.mean() < 0.4 < 0.6 < trained.mean()
+    ln = fit(build_retina_model("retina_ln", 12, (12, 12)), data, epochs=8, batch_size=128, device="cpu", seed=0)
+    envelope = metrics.envelope_match(spatiotemporal_filters(ln.model.weight)[0][0], subunits, 10)
+    assert untrained.mean() < 0.35 < 0.5 < trained.mean()
+    assert trained.mean() > envelope.mean() + 0.08  # more than the receptive field's envelope
     test = data.tier("test")
     pred = predict(result.model, test.images, device="cpu")
-    assert np.corrcoef(pred[:, 0], test.responses[:, 0])[0, 1] > 0.7
+    assert np.corrcoef(pred[:, 0], test.responses[:, 0])[0, 1] > 0.6
 
 
 def test_match_subunits_exact():

@@ -91,6 +91,9 @@ def simulate_retina(
     spacing: float = 2.2,
     layouts: tuple[str, ...] = LAYOUTS,
     off_fraction: float = 0.5,
+    threshold: float = 0.3,
+    output_slope: float = 6.0,
+    output_offset: float = 0.35,
     frame_rate: float = 30.0,
     seed: int = 0,
 ) -> RetinaRecording:
@@ -98,8 +101,10 @@ def simulate_retina(
 
     All cells see the same running noise (``n_trials`` x ``trial_frames``) and the same frozen sequence
     (``frozen_frames``, repeated ``n_repeats`` times with fresh Poisson noise). Cell ``c`` uses layout
-    ``layouts[c % len(layouts)]``; its polarity is OFF with probability ``off_fraction``. ``meta`` holds the
-    truth: ``subunits`` (list of (n_j, grid, grid) spatial profiles per cell), ``temporal_filter``,
+    ``layouts[c % len(layouts)]``; its polarity is OFF with probability ``off_fraction``. Subunits are rectified
+    at ``threshold`` (in units of their standard deviation); the output softplus has slope ``output_slope`` and
+    offset ``output_offset``. ``meta`` holds the truth: ``subunits`` (list of (n_j, grid, grid) spatial profiles
+    per cell), ``temporal_filter``,
     ``polarity``, ``layout``, ``true_rate_frozen`` (n_cells, T_f) in spikes per bin.
     """
     for name, value in (("n_cells", n_cells), ("grid", grid), ("n_trials", n_trials), ("trial_frames", trial_frames),
@@ -127,7 +132,7 @@ def simulate_retina(
         weights = rng.uniform(0.6, 1.0, len(k))
         cells.append({"subunits": idx, "weights": weights / weights.sum(), "layout": layout,
                       "polarity": -1.0 if rng.random() < off_fraction else 1.0,
-                      "threshold": 0.3, "slope": 6.0, "offset": 0.35})
+                      "threshold": threshold, "slope": output_slope, "offset": output_offset})
     profiles = np.stack(profiles)
 
     def frames_of(g: np.random.Generator, n: int) -> np.ndarray:
