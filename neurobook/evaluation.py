@@ -92,3 +92,37 @@ def psth_table(predictions: dict[str, np.ndarray], psth: np.ndarray, reliability
             rows.append({"model": name, "cell": c, "corr": float(corr[c]), "ceiling": float(ceiling[c]),
                          "fraction_of_ceiling": float(corr[c] / ceiling[c]) if ceiling[c] > 0 else np.nan})
     return pd.DataFrame(rows)
+
+
+TRANSFER_MODES = ("readout", "all", "scratch")
+
+
+def transfer_fit(source: torch.nn.Module | None, data: StimulusResponseData, mode: str, *, epochs: int,
+                 device: str = "auto", seed: int = 0, batch_size: int = 128, **model_kwargs):
+    """Fit a retina CNN to one cell's ``data`` starting from another cell's trained CNN ``source``.
+
+    ``mode``: ``readout`` retrains only the dense readout (the convolutional layers stay frozen), ``all`` fine-tunes
+    every layer from the source's weights, ``scratch`` ignores ``source`` and trains a new network. Returns the
+    TrainResult.
+    """
+    import copy
+
+    from neurobook.config import seed_everything
+    from neurobook.models.retina import RetinaCNN, build_retina_model
+    from neurobook.train import fit
+
+    if mode not in TRANSFER_MODES:
+        raise ValueError(f"mode must be one of {TRANSFER_MODES}, got {mode!r}")
+    if data.n_neurons != 1:
+        raise ValueError(f"transfer fits one cell at a time; data has {data.n_neurons} cells")
+    seed_everything(seed)
+    if mode == "scratch":
+        model = build_retina_model("retina_cnn", data.history, data.image_shape, 1, **model_kwargs)
+    else:
+        if not isinstance(source, RetinaCNN):
+            raise TypeError(f"source must be a trained RetinaCNN for mode {mode!r}, got {type(source).__name__}")
+        model = copy.deepcopy(source)
+        for layer in (model.conv1, model.conv2):
+            for p in layer.parameters():
+                p.requires_grad_(mode == "all")
+    return fit(model, data, epochs=epochs, batch_size=batch_size, device=device, seed=seed, patience=3)

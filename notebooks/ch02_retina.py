@@ -71,12 +71,12 @@ plotting.set_style()
 
 settings = nb.config.choose(
     run_profile, dev,
-    quick=dict(sim_cells=3, sim_trials=4, curve_trials=(1, 3), n_cells=2, n_trials=3, window=16, history=12,
-               epochs=8, primate_train_segments=2, primate_epochs=4),
-    cpu=dict(sim_cells=6, sim_trials=8, curve_trials=(1, 2, 4, 8), n_cells=4, n_trials=16, window=16, history=12,
-             epochs=15, primate_train_segments=8, primate_epochs=8),
-    gpu=dict(sim_cells=16, sim_trials=30, curve_trials=(1, 2, 4, 8, 16, 29), n_cells=78, n_trials=219, window=20,
-             history=15, epochs=60, primate_train_segments=8, primate_epochs=40),
+    quick=dict(sim_cells=3, sim_trials=4, curve_trials=(1, 3), transfer_cells=2, n_cells=2, n_trials=3,
+               window=16, history=12, epochs=8, primate_train_segments=2, primate_epochs=4),
+    cpu=dict(sim_cells=4, sim_trials=6, curve_trials=(1, 2, 6), transfer_cells=3, n_cells=4, n_trials=12,
+             window=16, history=12, epochs=12, primate_train_segments=8, primate_epochs=8),
+    gpu=dict(sim_cells=16, sim_trials=30, curve_trials=(1, 2, 4, 8, 16, 29), transfer_cells=8, n_cells=78,
+             n_trials=219, window=20, history=15, epochs=60, primate_train_segments=8, primate_epochs=40),
 )
 for name, value in (("n_cells", n_cells), ("n_trials", n_trials), ("epochs", epochs)):
     if value:
@@ -245,6 +245,54 @@ ax.set_xlabel("minutes of running noise used for training")
 ax.set_ylim(0, 1)
 ax.legend(fontsize=8)
 ax.set_title(f"model cell 0 ({sim.meta['layout'][0]})", fontsize=9)
+plt.show()
+
+# %% [markdown]
+# ### Transfer between model cells
+#
+# {cite:t}`yan2020revealing` found that transfer learning across cells works to different degrees: the CNNs are
+# cell specific. We take the CNN trained on a source cell and fit it to a target cell with **little data** (one
+# 50-s trial): retraining only the dense readout (the subunit layers frozen), fine-tuning all layers, or training
+# from scratch on the same little data. Entries are the correlation with the target's frozen PSTH.
+
+# %%
+small = sim.to_data(HISTORY, max_train_trials=1)
+n_tr_cells = settings["transfer_cells"]
+transfer = {mode: np.full((n_tr_cells, n_tr_cells), np.nan) for mode in ("readout", "all")}
+scratch = np.zeros(n_tr_cells)
+for j in range(n_tr_cells):
+    target = small.select_neurons([j])
+    run = evaluation.transfer_fit(None, target, "scratch", **fit_kw)
+    scratch[j] = metrics.correlation(predict(run.model, sim_test.images, device=str(dev))[:, 0],
+                                     sim_test.responses[:, j])
+    for i in range(n_tr_cells):
+        for mode in transfer:
+            run = evaluation.transfer_fit(sim_runs["retina_cnn"][i].model, target, mode, **fit_kw)
+            transfer[mode][i, j] = metrics.correlation(predict(run.model, sim_test.images, device=str(dev))[:, 0],
+                                                       sim_test.responses[:, j])
+same = np.eye(n_tr_cells, dtype=bool)
+transfer_summary = pd.DataFrame({
+    "readout only, same cell": [transfer["readout"][same].mean()],
+    "readout only, other cells": [transfer["readout"][~same].mean()],
+    "all layers, other cells": [transfer["all"][~same].mean()],
+    "from scratch (1 trial)": [scratch.mean()],
+    "full data, own CNN": [sim_table.loc[(sim_table.model == "CNN") & (sim_table.cell < n_tr_cells), "corr"].mean()],
+}).T.rename(columns={0: "mean PSTH correlation"})
+display(transfer_summary.round(3))
+
+# %% tags=["hide-input"]
+labels = [f"{j} {sim.meta['layout'][j]}" for j in range(n_tr_cells)]
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+for ax, mode in zip(axes, transfer, strict=True):
+    im = ax.imshow(transfer[mode], vmin=0, vmax=1, cmap="viridis")
+    for (a, b), v in np.ndenumerate(transfer[mode]):
+        ax.text(b, a, f"{v:.2f}", ha="center", va="center", color="w", fontsize=8)
+    ax.set_xticks(range(n_tr_cells), labels, rotation=45, fontsize=8)
+    ax.set_yticks(range(n_tr_cells), labels, fontsize=8)
+    ax.set_xlabel("target cell")
+    ax.set_ylabel("source cell")
+    ax.set_title(f"{'readout only' if mode == 'readout' else 'all layers'} (scratch: {scratch.mean():.2f})", fontsize=9)
+fig.colorbar(im, ax=axes, shrink=0.8, label="PSTH correlation")
 plt.show()
 
 # %% [markdown]
@@ -528,8 +576,8 @@ check_answer("my_gains", np.asarray(my_gains, float), (_ref["CNN"] / _ref["LN"] 
 # * **Architecture.** Our CNN follows the paper's shape (history as channels, two convolutional layers, a dense
 #   readout) with our own sizes and regularization; filters nearly as large as the window make a filter's position
 #   as well as its shape comparable with a subunit.
-# * **Not yet in this chapter** (issue 9): STNMF subunits of the real cells, the transfer matrix between cells, white
-#   noise to natural movies, and the LN-LN model as a separate class.
+# * **Not yet in this chapter** (issue 9): STNMF subunits of the real cells, white noise to natural movies, the
+#   LN-LN model as a separate class, and the data-efficiency curve on the real cells.
 
 # %%
 runtime = time.time() - started
@@ -550,6 +598,9 @@ save_results(
         "sim_subunit_match": sim_match,
         "sim_untrained_match": float(match["untrained_r"].mean()),
         "sim_envelope_match": sim_envelope,
+        "transfer_readout_other_cells": float(transfer["readout"][~same].mean()),
+        "transfer_readout_same_cell": float(transfer["readout"][same].mean()),
+        "transfer_scratch_one_trial": float(scratch.mean()),
         "sim_cnn_mean_corr": float(sim_table.loc[sim_table.model == "CNN", "corr"].mean()),
         "sim_ln_mean_corr": float(sim_table.loc[sim_table.model == "LN", "corr"].mean()),
         "sim_exact_ceiling": float(np.mean(exact_ceiling)),

@@ -103,3 +103,22 @@ def test_match_subunits_exact():
                                     targets)
     np.testing.assert_allclose(r, 1.0)
     assert list(idx) == [1, 0]
+
+
+def test_transfer_readout_only_freezes_the_subunit_layers():
+    from neurobook.evaluation import transfer_fit
+
+    rec = simulate_retina(n_cells=2, n_trials=3, trial_frames=300, frozen_frames=60, n_repeats=4, seed=1)
+    data = rec.to_data(12)
+    torch.manual_seed(0)
+    source = build_retina_model("retina_cnn", 12, (12, 12))
+    before = source.conv1.weight.detach().clone()
+    run = transfer_fit(source, data.select_neurons([1]), "readout", epochs=2, device="cpu")
+    assert torch.equal(run.model.conv1.weight.detach(), before)  # frozen
+    assert torch.equal(source.conv1.weight.detach(), before)  # the source is not modified
+    run = transfer_fit(source, data.select_neurons([1]), "all", epochs=2, device="cpu")
+    assert not torch.equal(run.model.conv1.weight.detach(), before)
+    with pytest.raises(ValueError, match="mode"):
+        transfer_fit(source, data.select_neurons([1]), "half", epochs=1)
+    with pytest.raises(ValueError, match="one cell"):
+        transfer_fit(source, data, "readout", epochs=1)
