@@ -220,9 +220,10 @@ fig.suptitle(f"Model cell {best_sim} ({sim.meta['layout'][best_sim]}): true subu
 plt.show()
 
 # %% [markdown]
-# ### How the match depends on the amount of data
+# ### How the match depends on the amount of data (data efficiency)
 #
-# The same CNN fitted to the model cell with the hexagonal layout on fewer or more running trials (50 s each).
+# The same CNN (and the LN model) fitted to the model cell with the hexagonal layout on fewer or more running trials
+# (50 s each): the subunit match and the prediction of the frozen PSTH against minutes of recording.
 
 # %%
 curve = []
@@ -231,15 +232,19 @@ for n_tr in settings["curve_trials"]:
     run = evaluation.fit_each_cell("retina_cnn", part, **fit_kw)[0]
     matched, _ = metrics.match_subunits(spatiotemporal_filters(run.model.conv1.weight)[0], sim.meta["subunits"][0])
     pred = predict(run.model, sim_test.images, device=str(dev))[:, 0]
+    ln_run = evaluation.fit_each_cell("retina_ln", part, **fit_kw)[0]
+    ln_pred = predict(ln_run.model, sim_test.images, device=str(dev))[:, 0]
     curve.append({"minutes": n_tr * 1500 / sim.frame_rate / 60, "matched_r": matched.mean(),
-                  "corr": float(metrics.correlation(pred, sim_test.responses[:, 0]))})
+                  "corr": float(metrics.correlation(pred, sim_test.responses[:, 0])),
+                  "ln_corr": float(metrics.correlation(ln_pred, sim_test.responses[:, 0]))})
 curve = pd.DataFrame(curve)
 display(curve.round(3))
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(4.5, 3))
 ax.plot(curve["minutes"], curve["matched_r"], "o-", label="subunit match |r|")
-ax.plot(curve["minutes"], curve["corr"], "s-", label="PSTH correlation")
+ax.plot(curve["minutes"], curve["corr"], "s-", label="CNN PSTH correlation")
+ax.plot(curve["minutes"], curve["ln_corr"], "^--", label="LN PSTH correlation")
 ax.axhline(match["untrained_r"].mean(), color="0.6", ls="--", label="untrained network")
 ax.set_xlabel("minutes of running noise used for training")
 ax.set_ylim(0, 1)
