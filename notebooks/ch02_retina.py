@@ -73,7 +73,7 @@ settings = nb.config.choose(
     run_profile, dev,
     quick=dict(sim_cells=3, sim_trials=4, curve_trials=(1, 3), transfer_cells=2, n_cells=2, n_trials=3,
                window=16, history=12, epochs=8, primate_train_segments=2, primate_epochs=4),
-    cpu=dict(sim_cells=4, sim_trials=6, curve_trials=(1, 2, 6), transfer_cells=3, n_cells=4, n_trials=12,
+    cpu=dict(sim_cells=4, sim_trials=6, curve_trials=(1, 2, 6), transfer_cells=3, n_cells=4, n_trials=16,
              window=16, history=12, epochs=12, primate_train_segments=8, primate_epochs=8),
     gpu=dict(sim_cells=16, sim_trials=30, curve_trials=(1, 2, 4, 8, 16, 29), transfer_cells=8, n_cells=78,
              n_trials=219, window=20, history=15, epochs=60, primate_train_segments=8, primate_epochs=40),
