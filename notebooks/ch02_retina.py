@@ -194,7 +194,8 @@ above = sim_match - sim_envelope
 display(Markdown(
     f"Mean matched |r| {sim_match:.2f} against {sim_envelope:.2f} for the envelope and "
     f"{match['untrained_r'].mean():.2f} for an untrained network: "
-    + ("the filters resolve the subunits beyond the receptive field's envelope."
+    + (f"the filters match the subunits {above:.2f} better than the receptive field's envelope does, so they "
+       "resolve subunits, not only the receptive field as a whole."
        if above >= 0.1 else
        f"the filters are only {above:+.2f} above the envelope, so in this run they mostly learned the receptive "
        "field as a whole, not its separate subunits (see the figure below and the data-amount curve).")
