@@ -345,6 +345,10 @@ for name, kind in (("LN", "retina_ln"), ("CNN", "retina_cnn")):
                              "r_50ms": r50})
 primate_table = pd.DataFrame(primate_rows).pivot(index=["cell", "type"], columns="model", values=["r_8ms", "r_50ms"])
 display(primate_table.round(3))
+ln_peaks = [float(w[np.abs(w).argmax()]) for w in (r.model.weight.detach().cpu().numpy()[0, :, 0, 0]
+                                                  for r in p_runs["retina_ln"])]
+assert all((p > 0) == (t == "ON") for p, t in zip(ln_peaks, primate.meta["cell_type"], strict=True)), \
+    "the LN filters' main lobe should be positive for ON and negative for OFF cells"
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(5, 3))
@@ -357,7 +361,7 @@ ax.axhline(0, color="0.7", lw=0.8)
 ax.set_xlabel("time before response (ms)")
 ax.set_ylabel("LN filter (normalized)")
 ax.legend(fontsize=8)
-ax.set_title("Parasol cells: ON and OFF temporal filters are mirror images", fontsize=9)
+ax.set_title("Parasol cells: the ON and OFF temporal filters have opposite polarity", fontsize=9)
 plt.show()
 
 # %% [markdown]
