@@ -65,7 +65,7 @@ CHAPTERS: dict[str, Chapter] = {
                       "CNN better than LN (aim: at least +30%)", "cnn_over_ln_gain", "{:+.0%}"),
                 Claim("best cell's fraction of its ceiling (salamander)", "aim: at least 0.8",
                       "best_fraction_of_ceiling", "{:.2f}"),
-                Claim("first-layer filters vs true subunits of model cells (Hungarian |r|)",
+                Claim("first-layer filters vs true subunits of model cells (Hungarian-matched correlation)",
                       "CNN filters resemble the subunits (qualitative)", "sim_subunit_match", "{:.2f}"),
             ),
         ),
