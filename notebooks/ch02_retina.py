@@ -147,6 +147,8 @@ plt.show()
 # ### LN and CNN on the model cells
 #
 # * **LN**: one spatiotemporal linear filter over the last 12 frames (400 ms), a bias and a softplus.
+# * **LN-LN**: the explicit subunit model between the two: 8 window-sized spatiotemporal subunit filters, each
+#   rectified, summed with non-negative weights, softplus.
 # * **CNN** (in the spirit of {cite:t}`yan2020revealing`): the stimulus history as input channels → 8 convolutional
 #   filters nearly as large as the window ("valid", so each filter also has a position) → ReLU → a second
 #   convolution → ReLU → a dense readout → softplus. One network per cell, as in the paper.
@@ -155,9 +157,10 @@ plt.show()
 # test sequence is never used for training or selection).
 
 # %%
-sim_runs = {kind: evaluation.fit_each_cell(kind, sim_data, **fit_kw) for kind in ("retina_ln", "retina_cnn")}
+sim_runs = {kind: evaluation.fit_each_cell(kind, sim_data, **fit_kw)
+            for kind in ("retina_ln", "retina_lnln", "retina_cnn")}
 sim_pred = {name: np.concatenate([predict(r.model, sim_test.images, device=str(dev)) for r in sim_runs[kind]], 1)
-            for name, kind in (("LN", "retina_ln"), ("CNN", "retina_cnn"))}
+            for name, kind in (("LN", "retina_ln"), ("LN-LN", "retina_lnln"), ("CNN", "retina_cnn"))}
 sim_pred["true rate"] = true_rate
 sim_table = evaluation.psth_table(sim_pred, sim_test.responses, exact_ceiling**2)
 display(sim_table.pivot(index="cell", columns="model", values="corr").round(3))
@@ -168,6 +171,7 @@ display(sim_table.pivot(index="cell", columns="model", values="corr").round(3))
 # Each first-layer filter (history × space) is split into a spatial and a temporal part (rank-1 SVD). Every true
 # subunit is compared with every filter at every position the filter can take in the window (|Pearson r|), and the
 # filters are assigned to subunits one to one by the Hungarian algorithm (`scipy.optimize.linear_sum_assignment`).
+# The LN-LN model's subunit filters are matched the same way (they span the window, so they have one position).
 # Two controls: the same matching on an **untrained** network of the same shape (chance), and the **envelope**: the
 # LN model's spatial filter (the receptive field as a whole, no subunits) offered as the filter for every subunit.
 # A CNN whose filters only learned the receptive field's envelope scores the envelope value; recovering subunits
@@ -183,8 +187,11 @@ for c, run in enumerate(sim_runs["retina_cnn"]):
     chance, _ = metrics.match_subunits(spatiotemporal_filters(untrained.conv1.weight)[0], sim.meta["subunits"][c])
     ln_spatial, _ = spatiotemporal_filters(sim_runs["retina_ln"][c].model.weight)
     envelope = metrics.envelope_match(ln_spatial[0], sim.meta["subunits"][c], spatial.shape[-1])
+    lnln, _ = metrics.match_subunits(spatiotemporal_filters(sim_runs["retina_lnln"][c].model.subunits)[0],
+                                     sim.meta["subunits"][c])
     match_rows.append({"cell": c, "layout": sim.meta["layout"][c], "n_subunits": len(matched),
-                       "matched_r": matched.mean(), "envelope_r": envelope.mean(), "untrained_r": chance.mean()})
+                       "matched_r": matched.mean(), "lnln_matched_r": lnln.mean(), "envelope_r": envelope.mean(),
+                       "untrained_r": chance.mean()})
 match = pd.DataFrame(match_rows)
 display(match.round(3))
 sim_match = float(match["matched_r"].mean())

@@ -67,6 +67,13 @@ def test_history_stack_and_to_data(rec):
         rec.crop(5, 5, 10)
 
 
+def test_lnln_model_shapes():
+    m = build_retina_model("retina_lnln", 12, (12, 12), n_subunits=5)
+    out = m(torch.zeros(3, 12, 12, 12, dtype=torch.int8))
+    assert out.shape == (3, 1) and bool((out > 0).all())
+    assert spatiotemporal_filters(m.subunits)[0].shape == (5, 12, 12)
+
+
 def test_model_input_errors():
     m = build_retina_model("retina_cnn", 12, (12, 12))
     with pytest.raises(ValueError, match="history of 12"):

@@ -3,6 +3,8 @@
 * :class:`RetinaCNN`, in the spirit of Yan et al. 2020: conv (history -> subunit filters, "valid") -> ReLU ->
   conv -> ReLU -> dense readout -> softplus. The first layer's filters play the role of bipolar-cell subunits.
 * :class:`RetinaLN`: one spatio-temporal linear filter per cell and a softplus (the classical LN model).
+* :class:`RetinaLNLN`: the explicit subunit model between them: ``n_subunits`` window-sized spatio-temporal filters,
+  each rectified, summed with non-negative weights, softplus.
 
 Both keep the :class:`~neurobook.models.encoder.ImageModel` interface (input/output scaling, bias initialization),
 so :func:`neurobook.train.fit` trains them unchanged.
@@ -21,9 +23,9 @@ from neurobook.models._checks import check_positive_int, check_shape
 from neurobook.models.cores import _LAPLACE
 from neurobook.models.encoder import ImageModel, _check_nonlinearity, output_nonlinearity
 
-__all__ = ["RETINA_KINDS", "RetinaCNN", "RetinaLN", "build_retina_model", "spatiotemporal_filters"]
+__all__ = ["RETINA_KINDS", "RetinaCNN", "RetinaLN", "RetinaLNLN", "build_retina_model", "spatiotemporal_filters"]
 
-RETINA_KINDS = ("retina_cnn", "retina_ln")
+RETINA_KINDS = ("retina_cnn", "retina_ln", "retina_lnln")
 
 
 class _HistoryModel(ImageModel):
@@ -122,12 +124,40 @@ class RetinaLN(_HistoryModel):
         return self.bias
 
 
+class RetinaLNLN(_HistoryModel):
+    """LN-LN subunit model: rectified window-sized subunit filters, a non-negative weighted sum and a softplus."""
+
+    def __init__(self, history: int, image_shape: Sequence[int], n_neurons: int = 1, n_subunits: int = 8,
+                 nonlinearity: str = "softplus", gamma_l2: float = 1e-3, gamma_smooth: float = 1e-2) -> None:
+        super().__init__()
+        self.history = check_positive_int("history", history)
+        self.image_shape = check_shape("image_shape", image_shape, "height, width")  # type: ignore[assignment]
+        self.n_neurons = check_positive_int("n_neurons", n_neurons)
+        self.nonlinearity = _check_nonlinearity(nonlinearity)
+        n = check_positive_int("n_subunits", n_subunits)
+        self.subunits = nn.Parameter(torch.randn(n, self.history, *self.image_shape) * 0.05)
+        self.subunit_bias = nn.Parameter(torch.zeros(n))
+        self.log_weights = nn.Parameter(torch.full((self.n_neurons, n), -1.0))
+        self.bias = nn.Parameter(torch.zeros(self.n_neurons))
+        self.gamma_l2, self.gamma_smooth = float(gamma_l2), float(gamma_smooth)
+
+    def forward_standardized(self, x: torch.Tensor) -> torch.Tensor:
+        drive = F.relu(F.linear(x.flatten(1), self.subunits.flatten(1), self.subunit_bias))
+        return output_nonlinearity(F.linear(drive, self.log_weights.exp(), self.bias), self.nonlinearity)
+
+    def regularizer(self) -> torch.Tensor:
+        return self.gamma_l2 * self.subunits.pow(2).sum() + self.gamma_smooth * _smoothness(self.subunits)
+
+    def output_bias(self) -> nn.Parameter:
+        return self.bias
+
+
 def build_retina_model(kind: str, history: int, image_shape: Sequence[int], n_neurons: int = 1,
-                       **kwargs) -> RetinaCNN | RetinaLN:
-    """``"retina_cnn"`` or ``"retina_ln"``; kwargs go to the class (a misspelled one is refused by name)."""
+                       **kwargs) -> RetinaCNN | RetinaLN | RetinaLNLN:
+    """``"retina_cnn"``, ``"retina_ln"`` or ``"retina_lnln"``; kwargs go to the class (a misspelled one is refused)."""
     if kind not in RETINA_KINDS:
         raise ValueError(f"kind must be one of {RETINA_KINDS}, got {kind!r}")
-    cls = RetinaCNN if kind == "retina_cnn" else RetinaLN
+    cls = {"retina_cnn": RetinaCNN, "retina_ln": RetinaLN, "retina_lnln": RetinaLNLN}[kind]
     try:
         return cls(history, image_shape, n_neurons, **kwargs)
     except TypeError as err:
