@@ -446,9 +446,9 @@ display(Markdown(
     f"profile `{run_profile.name}`) "
     + ("all aims are met." if not short else
        f"these aims are **not met**: {'; '.join(short)}. The ceilings are high (mean {mean_ceiling:.3f}: 219 "
-       "repeats make the PSTH almost noise free), so the shortfall is the models', and the likeliest cause is "
-       "training data: Yan et al. fit each cell on far more running noise than this run uses (see the data-amount "
-       "curve on the model cells above). Rerun with the `cpu` or `gpu` profile or `-p n_trials 100`.")
+       "repeats make the PSTH almost noise free), so the shortfall is the models'. Candidate causes, which this "
+       "run cannot tell apart: the amount of running noise (Yan et al. used far more per cell; more trials with "
+       "`-p n_trials 100`), the window and history sizes, and the architecture and its regularization.")
 ))
 
 # %% tags=["hide-input"]
