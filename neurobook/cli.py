@@ -96,7 +96,6 @@ def main(argv: list[str] | None = None) -> int:
 
             print(describe(notebook_parameters(get_chapter(args.chapter).source)))
         elif args.command == "student":
-
             from neurobook.student import STUDENT_DIR, CourseFormatError, write_student_notebooks
 
             out = Path(args.output_dir) if args.output_dir else STUDENT_DIR

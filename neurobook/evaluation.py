@@ -55,3 +55,74 @@ def filter_similarity(recovered: np.ndarray, true: np.ndarray) -> pd.DataFrame:
     spec_true = np.abs(np.fft.rfft2(true)).reshape(len(true), -1)
     spectrum = metrics.correlation(spec_rec.T, spec_true.T)
     return pd.DataFrame({"pixel_abs_r": pixel, "spectrum_r": spectrum})
+
+
+def fit_each_cell(kind: str, data: StimulusResponseData, *, epochs: int, device: str = "auto", seed: int = 0,
+                  batch_size: int = 128, lr: float = 5e-3, patience: int = 3, **model_kwargs) -> list:
+    """Fit one retina model (``retina_cnn`` or ``retina_ln``) per cell, as Yan et al. do: a list of TrainResult.
+
+    ``data`` holds a stimulus history as channels (see :meth:`neurobook.data.retina.RetinaRecording.to_data`).
+    """
+    from neurobook.config import seed_everything
+    from neurobook.models.retina import build_retina_model
+    from neurobook.train import fit
+
+    if data.history < 2:
+        raise ValueError("data must hold a stimulus history (n, history, H, W); use RetinaRecording.to_data")
+    results = []
+    for cell in range(data.n_neurons):
+        seed_everything(seed)
+        model = build_retina_model(kind, data.history, data.image_shape, 1, **model_kwargs)
+        results.append(fit(model, data.select_neurons([cell]), epochs=epochs, batch_size=batch_size, lr=lr,
+                           device=device, seed=seed, patience=patience))
+    return results
+
+
+def psth_table(predictions: dict[str, np.ndarray], psth: np.ndarray, reliability: np.ndarray) -> pd.DataFrame:
+    """Per cell and model: correlation with the repeat-averaged PSTH, the ceiling and the fraction of it reached.
+
+    ``predictions``: {model name: (T, n_cells)}; ``psth``: (T, n_cells); ``reliability``: (n_cells,) Spearman-Brown
+    corrected split-half reliability, whose square root is the ceiling on the correlation with the PSTH.
+    """
+    ceiling = np.sqrt(np.clip(np.asarray(reliability, float), 0, None))
+    rows = []
+    for name, pred in predictions.items():
+        corr = metrics.correlation(pred, psth)
+        for c in range(psth.shape[1]):
+            rows.append({"model": name, "cell": c, "corr": float(corr[c]), "ceiling": float(ceiling[c]),
+                         "fraction_of_ceiling": float(corr[c] / ceiling[c]) if ceiling[c] > 0 else np.nan})
+    return pd.DataFrame(rows)
+
+
+TRANSFER_MODES = ("readout", "all", "scratch")
+
+
+def transfer_fit(source: torch.nn.Module | None, data: StimulusResponseData, mode: str, *, epochs: int,
+                 device: str = "auto", seed: int = 0, batch_size: int = 128, **model_kwargs):
+    """Fit a retina CNN to one cell's ``data`` starting from another cell's trained CNN ``source``.
+
+    ``mode``: ``readout`` retrains only the dense readout (the convolutional layers stay frozen), ``all`` fine-tunes
+    every layer from the source's weights, ``scratch`` ignores ``source`` and trains a new network. Returns the
+    TrainResult.
+    """
+    import copy
+
+    from neurobook.config import seed_everything
+    from neurobook.models.retina import RetinaCNN, build_retina_model
+    from neurobook.train import fit
+
+    if mode not in TRANSFER_MODES:
+        raise ValueError(f"mode must be one of {TRANSFER_MODES}, got {mode!r}")
+    if data.n_neurons != 1:
+        raise ValueError(f"transfer fits one cell at a time; data has {data.n_neurons} cells")
+    seed_everything(seed)
+    if mode == "scratch":
+        model = build_retina_model("retina_cnn", data.history, data.image_shape, 1, **model_kwargs)
+    else:
+        if not isinstance(source, RetinaCNN):
+            raise TypeError(f"source must be a trained RetinaCNN for mode {mode!r}, got {type(source).__name__}")
+        model = copy.deepcopy(source)
+        for layer in (model.conv1, model.conv2):
+            for p in layer.parameters():
+                p.requires_grad_(mode == "all")
+    return fit(model, data, epochs=epochs, batch_size=batch_size, device=device, seed=seed, patience=3)

@@ -13,9 +13,12 @@ __all__ = [
     "correlation",
     "correlation_to_average",
     "feve",
+    "envelope_match",
+    "match_subunits",
     "normalized_correlation",
     "oracle_correlation",
     "share_within_limit",
+    "shifted_correlation",
     "single_trial_correlation",
 ]
 
@@ -196,3 +199,60 @@ def share_within_limit(frac: np.ndarray, tolerance: float = 0.1) -> float:
     if values.size == 0:
         return float("nan")
     return float(np.mean(values >= 1 - tolerance))
+
+
+def shifted_correlation(filters: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """|Pearson r| of each filter (F, k, k') with each target (S, H, W), maximized over the filter's positions.
+
+    A convolutional filter smaller than the stimulus window acts at every "valid" position; a target profile is
+    compared with the filter at each position (the window of the target under the filter) and the best |r| kept.
+    """
+    filters, targets = np.asarray(filters, np.float64), np.asarray(targets, np.float64)
+    if filters.ndim != 3 or targets.ndim != 3:
+        raise ValueError(f"filters (F, k, k') and targets (S, H, W) must be 3-D; got {filters.shape}, {targets.shape}")
+    k, kk = filters.shape[1:]
+    h, w = targets.shape[1:]
+    if k > h or kk > w:
+        raise ValueError(f"filters {filters.shape[1:]} are larger than the targets {targets.shape[1:]}")
+    f = filters.reshape(len(filters), -1)
+    f = f - f.mean(1, keepdims=True)
+    f /= np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    best = np.zeros((len(filters), len(targets)))
+    for i in range(h - k + 1):
+        for j in range(w - kk + 1):
+            t = targets[:, i : i + k, j : j + kk].reshape(len(targets), -1)
+            t = t - t.mean(1, keepdims=True)
+            norm = np.linalg.norm(t, axis=1, keepdims=True)
+            t = np.where(norm > 1e-12, t / np.maximum(norm, 1e-12), 0)
+            best = np.maximum(best, np.abs(f @ t.T))
+    return best
+
+
+def match_subunits(filters: np.ndarray, subunits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hungarian matching of learned spatial filters to true subunit profiles on :func:`shifted_correlation`.
+
+    Returns (matched |r| per true subunit (S,), index of the filter matched to each subunit (S,)); needs at least
+    as many filters as subunits.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    c = shifted_correlation(filters, subunits)
+    if c.shape[0] < c.shape[1]:
+        raise ValueError(f"need at least as many filters ({c.shape[0]}) as subunits ({c.shape[1]})")
+    rows, cols = linear_sum_assignment(-c)
+    order = np.argsort(cols)
+    return c[rows[order], cols[order]], rows[order]
+
+
+def envelope_match(envelope: np.ndarray, subunits: np.ndarray, kernel: int) -> np.ndarray:
+    """Control for :func:`match_subunits`: the receptive-field envelope (H, W) (e.g. an LN model's spatial filter),
+    centre-cropped to ``kernel x kernel`` and offered as the filter for every subunit. A model that only learned the
+    envelope, not the subunits, scores this. Returns |r| per subunit (S,).
+    """
+    envelope = np.asarray(envelope, np.float64)
+    h, w = envelope.shape
+    if kernel > min(h, w):
+        raise ValueError(f"kernel {kernel} is larger than the envelope {envelope.shape}")
+    top, left = (h - kernel) // 2, (w - kernel) // 2
+    crop = envelope[top : top + kernel, left : left + kernel]
+    return match_subunits(np.repeat(crop[None], len(subunits), 0), subunits)[0]

@@ -76,8 +76,15 @@ def _predict_tensor(model: nn.Module, x: torch.Tensor, batch_size: int, amp: boo
     for start in range(0, x.shape[0], batch_size):
         ctx, _ = _autocast(device, amp)
         with ctx:
-            outs.append(model(x[start : start + batch_size]).float())
+            outs.append(model(x[start : start + batch_size].float()).float())
     return torch.cat(outs)
+
+
+def _input_stats(images: np.ndarray, max_values: int = 10_000_000) -> tuple[float, float]:
+    """Scalar mean and std of the training stimuli (on an even subsample of trials when the array is huge)."""
+    step = max(1, images.size // max_values)
+    sample = images[::step].astype(np.float64)
+    return float(sample.mean()), float(sample.std())
 
 
 def fit(
@@ -128,7 +135,7 @@ def fit(
     dev = resolve_device(device)
     model.to(dev)
     if hasattr(model, "set_input_stats"):
-        model.set_input_stats(float(train.images.mean()), float(train.images.std()))
+        model.set_input_stats(*_input_stats(train.images))
     std = torch.from_numpy(train.responses.std(0)).to(dev)
     scale = torch.where(std > 0, std, torch.ones_like(std)) if normalize_responses else torch.ones_like(std)
     if hasattr(model, "set_output_scale"):
@@ -160,7 +167,7 @@ def fit(
             idx = perm[b : b + batch_size]
             ctx, _ = _autocast(dev, amp)
             with ctx:
-                pred = model(x_train[idx])
+                pred = model(x_train[idx].float())
             loss = poisson_loss(pred.float() / scale, y_train[idx] / scale) + model.regularizer()
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -206,6 +213,8 @@ def fit(
 def predict(model: nn.Module, images: np.ndarray, device: str = "auto", batch_size: int = 256) -> np.ndarray:
     """Predicted rates (n_images, n_neurons) float32 for images (n, H, W) in data units.
 
+    Stimuli with a history as channels, (n, history, H, W), go to models built for them (retina).
+
     The model is moved to ``device`` and left in eval mode.
     """
     if not isinstance(images, np.ndarray):
@@ -213,16 +222,18 @@ def predict(model: nn.Module, images: np.ndarray, device: str = "auto", batch_si
     if images.ndim == 2:
         raise ValueError(f"images must be (n, H, W); got one image of shape {images.shape}, add a batch axis")
     if images.ndim not in (3, 4):
-        raise ValueError(f"images must be (n, H, W) or (n, 1, H, W); got shape {images.shape}")
+        raise ValueError(f"images must be (n, H, W) or (n, channels, H, W); got shape {images.shape}")
     _check_model(model, images.shape[-2:], None)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     dev = resolve_device(device)
     model.to(dev)
-    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+    if images.dtype not in (np.int8, np.uint8, np.float16, np.float32):
+        images = images.astype(np.float32)
+    x = torch.from_numpy(np.ascontiguousarray(images))
     outs = []
     model.eval()
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
-            outs.append(model(x[start : start + batch_size].to(dev)).float().cpu())
+            outs.append(model(x[start : start + batch_size].to(dev).float()).float().cpu())
     return torch.cat(outs).numpy() if outs else np.zeros((0, getattr(model, "n_neurons", 0)), np.float32)

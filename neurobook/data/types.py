@@ -14,7 +14,10 @@ class StimulusResponseData:
     """Images shown on trials and the neural responses they evoked.
 
     Attributes:
-        images: (n_trials, height, width) float32 stimulus frames.
+        images: (n_trials, height, width) float32 stimulus frames, or (n_trials, history, height, width) for a
+            stimulus history as input channels (channel k = the frame k bins before the response bin; retina).
+            float32 unless given as int8/uint8/float16, which are kept to save memory (binary noise is exact
+            in int8); :func:`neurobook.train.fit` casts each batch to float32.
         responses: (n_trials, n_neurons) float32 responses (rates, counts or deconvolved activity).
         tiers: (n_trials,) str, one of ``train``/``validation``/``test`` per trial.
         image_ids: (n_trials,) int; equal ids are repeats of the same image.
@@ -33,13 +36,19 @@ class StimulusResponseData:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.images = np.asarray(self.images, dtype=np.float32)
+        images = np.asarray(self.images)
+        if images.dtype not in (np.int8, np.uint8, np.float16):
+            images = images.astype(np.float32, copy=False)
+        self.images = images
         self.responses = np.asarray(self.responses, dtype=np.float32)
         self.tiers = np.asarray(self.tiers).astype(str)
         self.image_ids = np.asarray(self.image_ids).astype(np.int64)
         self.neuron_ids = np.asarray(self.neuron_ids).astype(np.int64)
-        if self.images.ndim != 3:
-            raise ValueError(f"images must be (n_trials, height, width); got shape {self.images.shape}")
+        if self.images.ndim not in (3, 4):
+            raise ValueError(
+                f"images must be (n_trials, height, width) or (n_trials, history, height, width); "
+                f"got shape {self.images.shape}"
+            )
         n = self.images.shape[0]
         if self.responses.ndim != 2 or self.responses.shape[0] != n:
             raise ValueError(
@@ -63,7 +72,12 @@ class StimulusResponseData:
 
     @property
     def image_shape(self) -> tuple[int, int]:
-        return self.images.shape[1], self.images.shape[2]
+        return self.images.shape[-2], self.images.shape[-1]
+
+    @property
+    def history(self) -> int:
+        """Frames of stimulus history per trial: 1 for still images, ``images.shape[1]`` for 4-D stimuli."""
+        return 1 if self.images.ndim == 3 else self.images.shape[1]
 
     def tier(self, name: str) -> StimulusResponseData:
         """The trials of one tier (``train``, ``validation`` or ``test``)."""

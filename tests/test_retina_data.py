@@ -1,0 +1,71 @@
+"""Retina loaders: Liu 2017 stimulus regeneration and crop cache, Chichilnisky parasol cells."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurobook.data import liu2017
+from neurobook.data.chichilnisky import load_chichilnisky
+from neurobook.data.fetch import DataNotFoundError
+
+
+def _have(name: str, rel: str) -> bool:
+    try:
+        from neurobook.data.fetch import data_file
+
+        data_file(name, rel, verify=False)
+        return True
+    except (DataNotFoundError, Exception):
+        return False
+
+
+needs_liu = pytest.mark.skipif(not _have(liu2017.NAME, "stim_frz.h5"), reason="Liu 2017 data not available")
+needs_chichilnisky = pytest.mark.skipif(not _have("chichilnisky_primate_rgc", "Stim.mat"),
+                                        reason="Chichilnisky data not available")
+
+
+@needs_liu
+def test_regenerated_frozen_frames_match_stim_frz():
+    frames = liu2017.check_frozen(n_frames=5)  # raises if any value differs from stim_frz.h5
+    assert frames.shape == (5, 150, 200) and frames.dtype == np.int8
+    assert set(np.unique(frames)) == {-1, 1}
+
+
+def test_crop_cache_roundtrip_and_corruption(tmp_path):
+    crops = np.where(np.random.default_rng(0).random((2, 30, 16, 16)) > 0.5, 1, -1).astype(np.int8)
+    path = tmp_path / "trial_000.npz"
+    liu2017._save_crop(path, crops)
+    assert np.array_equal(liu2017._load_crop(path, crops.shape), crops)
+    assert not list(tmp_path.glob("*.tmp"))  # written atomically, no temp file left
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # flip a byte in the middle: detected (checksum or zip error), so it gets rebuilt
+    path.write_bytes(bytes(raw))
+    assert liu2017._load_crop(path, crops.shape) is None
+    path.write_bytes(b"truncated")
+    assert liu2017._load_crop(path, crops.shape) is None
+    assert liu2017._load_crop(tmp_path / "missing.npz", crops.shape) is None
+
+
+def test_bad_cells_and_windows_get_clear_errors():
+    with pytest.raises(ValueError, match="0..77"):
+        liu2017.load_liu2017(cells=[80])
+    with pytest.raises(ValueError, match="repeat"):
+        liu2017.load_liu2017(cells=[1, 1])
+    with pytest.raises(ValueError, match="window"):
+        liu2017.load_liu2017(cells=[0], window=400)
+    with pytest.raises(ValueError, match="n_trials"):
+        liu2017.load_liu2017(cells=[0], n_trials=1)
+    corners = liu2017._windows(np.array([[0.0, 199.0], [75.0, 100.0]]), 16)
+    assert corners.tolist() == [[0, 184], [68, 92]]  # windows are kept inside the 150 x 200 frame
+
+
+@needs_chichilnisky
+def test_chichilnisky_parasol_polarity():
+    rec = load_chichilnisky(n_trials=10)
+    assert rec.n_cells == 4 and rec.frame_shape == (1, 1) and 115 < rec.frame_rate < 125
+    sta = rec.spike_triggered_average(20)[:, :, 0, 0]
+    peak = sta[np.arange(4), np.abs(sta).argmax(1)]
+    assert np.array_equal(np.sign(peak), [-1, -1, 1, 1])  # cells 1-2 OFF, 3-4 ON
+    with pytest.raises(ValueError, match="n_trials"):
+        load_chichilnisky(n_trials=2)
