@@ -234,27 +234,28 @@ def units_curve(pop: Population, task: str, sizes: Sequence[int], *, l2: float =
                          for a in range(pop.n_animals) for k, n in enumerate(sizes) if active[a, k]])
 
 
-def decode_by_area(pop: Population, task: str, areas: Sequence[str], *, min_units: int = 10, l2: float = 1e-2,
+def decode_by_area(pop: Population, task: str, areas: Sequence[str], *, n_units: int = 20, l2: float = 1e-2,
                    steps: int = 300, seed: int = 0) -> pd.DataFrame:
-    """Test accuracy of logistic regression on each area's units alone (animals with >= ``min_units`` there)."""
+    """Test accuracy of logistic regression on ``n_units`` random units of one area at a time, for every animal
+    with at least that many units there (equal unit counts, so areas compare fairly). One model for all."""
     _check_task(task)
     if pop.projected:
         raise ValueError("decode_by_area needs a population of units, not principal components")
+    rng = np.random.default_rng(seed)
     mask = np.zeros((pop.n_animals, len(areas), pop.x.shape[2]), bool)
     for a in range(pop.n_animals):
         for k, area in enumerate(areas):
-            m = pop.areas[a] == area
-            if m.sum() >= min_units:
-                mask[a, k, : len(m)] = m
+            there = np.flatnonzero(pop.areas[a] == area)
+            if len(there) >= n_units:
+                mask[a, k, rng.choice(there, n_units, replace=False)] = True
     if not mask.any():
-        raise ValueError(f"no animal has {min_units} units in any of {list(areas)}")
+        raise ValueError(f"no animal has {n_units} units in any of {list(areas)}; ask for fewer units")
     labels = pop.labels(task)
     pred, active = fit_logistic(pop, labels, [l2] * len(areas), unit_mask=torch.as_tensor(mask, device=pop.device),
                                 steps=steps, seed=seed)
     acc = accuracy(pred, labels, pop.mask("test").cpu().numpy()[:, None, :])
-    return pd.DataFrame([{"session": pop.session_ids[a], "area": area, "n_units": int(mask[a, k].sum()),
-                          "accuracy": acc[a, k]} for a in range(pop.n_animals) for k, area in enumerate(areas)
-                         if active[a, k]])
+    return pd.DataFrame([{"session": pop.session_ids[a], "area": area, "n_units": n_units, "accuracy": acc[a, k]}
+                         for a in range(pop.n_animals) for k, area in enumerate(areas) if active[a, k]])
 
 
 @dataclass
