@@ -69,8 +69,8 @@ if quality not in allen_gabor.QUALITY_FILTERS:
 
 settings = nb.config.choose(
     run_profile, dev,
-    quick=dict(n_mice=4, n_components=64, logistic_steps=150, neural_steps=200, transfer_folds=4,
-               transfer_steps=200, adapt_steps=150, detail_mice=4, sim_sessions=3, batch=256),
+    quick=dict(n_mice=4, n_components=64, logistic_steps=120, neural_steps=200, transfer_folds=4,
+               transfer_steps=150, adapt_steps=100, detail_mice=4, sim_sessions=2, batch=256),
     cpu=dict(n_mice=58, n_components=96, logistic_steps=200, neural_steps=300, transfer_folds=8,
              transfer_steps=300, adapt_steps=200, detail_mice=10, sim_sessions=4, batch=256),
     gpu=dict(n_mice=58, n_components=0, logistic_steps=600, neural_steps=1500, transfer_folds=58,
@@ -187,11 +187,12 @@ tasks = ["position", "orientation", "condition"]
 results = {}
 for task in tasks:
     results[(task, "logistic")] = decoding.decode_logistic(pop, task, l2_grid=(1e-3, 1e-2, 1e-1),
-                                                           steps=settings["logistic_steps"], seed=seed)
+                                                           steps=settings["logistic_steps"],
+                                                           batch_size=settings["batch"], seed=seed)
     results[(task, "neural")] = decoding.decode_neural(pop, task, steps=settings["neural_steps"],
                                                        batch_size=settings["batch"], seed=seed)
-shuffled = decoding.decode_logistic(pop, "position", l2_grid=(1e-2,), steps=settings["logistic_steps"], seed=seed,
-                                    shuffle_labels=True)
+shuffled = decoding.decode_logistic(pop, "position", l2_grid=(1e-2,), steps=settings["logistic_steps"],
+                                    batch_size=settings["batch"], seed=seed, shuffle_labels=True)
 rows = []
 for (task, kind), r in results.items():
     med, lo, hi = decoding.bootstrap_median_ci(r.accuracy(), seed=seed)
@@ -275,9 +276,10 @@ plt.show()
 # thalamus (LGd) where it was recorded. This part runs on the first mice only in the smaller profiles.
 
 # %%
-curve = decoding.units_curve(units_pop, "position", UNIT_SIZES, steps=settings["logistic_steps"], seed=seed)
+curve = decoding.units_curve(units_pop, "position", UNIT_SIZES, steps=settings["logistic_steps"],
+                             batch_size=settings["batch"], seed=seed)
 by_area = decoding.decode_by_area(area_pop, "position", list(allen_gabor.AREAS) + ["LGd"], n_units=20,
-                                  steps=settings["logistic_steps"], seed=seed)
+                                  steps=settings["logistic_steps"], batch_size=settings["batch"], seed=seed)
 curve_summary = curve.groupby("n_units")["accuracy"].agg(["median", "count"])
 area_summary = by_area.groupby("area")["accuracy"].agg(["median", "count"]).sort_values("median", ascending=False)
 display(curve_summary.round(3).T)
@@ -373,7 +375,7 @@ display(Markdown(
 # must fall to chance.
 
 # %%
-sim = simulate_gabor_sessions(settings["sim_sessions"], (150, 300), seed=seed)
+sim = simulate_gabor_sessions(settings["sim_sessions"], (100, 200), seed=seed)
 sim_pop = decoding.build_population(sim, n_components=settings["n_components"] or None, device=dev)
 sim_rows = []
 for task in ("position", "orientation"):

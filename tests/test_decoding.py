@@ -71,13 +71,13 @@ def test_units_curve_increases(sim):
 
 
 def test_transfer_adapts_held_out_animals():
-    sessions = simulate_gabor_sessions(4, (30, 40), n_repeats=6, seed=1, gain=6.0, rf_sigma_deg=12.0)
+    sessions = simulate_gabor_sessions(5, (30, 40), n_repeats=6, seed=1, gain=6.0, rf_sigma_deg=12.0)
     pop = build_population(sessions, n_repeats=6, n_val_repeats=1, n_components=24)
-    res = transfer_across_animals(pop, "position", n_folds=4, shots=(1, 3), latent=16, hidden=64, steps=100,
+    res = transfer_across_animals(pop, "position", n_folds=5, shots=(1, 3), latent=16, hidden=64, steps=200,
                                   adapt_steps=100, seed=0)
-    assert res.adapted.shape == (4, 2) and sorted(res.folds.tolist()) == [0, 1, 2, 3] and len(res.table()) == 8
+    assert res.adapted.shape == (5, 2) and sorted(res.folds.tolist()) == [0, 1, 2, 3, 4] and len(res.table()) == 10
     # with one trial per class, the classifier learned on the other animals helps: adapted beats from scratch
-    assert np.all(res.adapted[:, 0] > 4 / 81) and res.adapted[:, 0].mean() > res.scratch[:, 0].mean()
+    assert np.all(res.adapted[:, 0] > 4 / 81) and res.adapted[:, 0].mean() > 1.2 * res.scratch[:, 0].mean()
     with pytest.raises(ValueError, match="fewer shots"):
         few_shot_mask(pop, pop.labels("position"), [50])
     with pytest.raises(ValueError, match="n_folds"):

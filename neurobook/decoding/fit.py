@@ -56,6 +56,7 @@ def train_slots(model: SlotDecoder, pop: Population, labels: np.ndarray, train_m
     _check_enough(train_mask, "train_slots")
     dev = pop.device
     model.to(dev)
+    torch.manual_seed(seed)  # dropout masks: reruns reproduce
     y = _labels_tensor(labels, dev)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     pool = torch.nonzero(train_mask.any(dim=(0, 1))).squeeze(1)
@@ -138,7 +139,7 @@ class DecodeResult:
 
 
 def fit_logistic(pop: Population, labels: np.ndarray, l2: Sequence[float], *, unit_mask: torch.Tensor | None = None,
-                 train_mask: torch.Tensor | None = None, steps: int = 300, lr: float = 2e-2, batch_size: int = 1024,
+                 train_mask: torch.Tensor | None = None, steps: int = 300, lr: float = 2e-2, batch_size: int = 512,
                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression per (animal, variant); variant k has L2 strength ``l2[k]``.
 
@@ -159,8 +160,8 @@ def fit_logistic(pop: Population, labels: np.ndarray, l2: Sequence[float], *, un
 
 
 def decode_logistic(pop: Population, task: str, *, l2_grid: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1),
-                    steps: int = 300, lr: float = 2e-2, seed: int = 0, shuffle_labels: bool = False
-                    ) -> DecodeResult:
+                    steps: int = 300, lr: float = 2e-2, batch_size: int = 512, seed: int = 0,
+                    shuffle_labels: bool = False) -> DecodeResult:
     """Within-animal logistic regression; the L2 strength of each animal is chosen on its validation repeats.
 
     ``shuffle_labels`` trains on labels permuted across training trials (a control that must sit at chance).
@@ -174,7 +175,7 @@ def decode_logistic(pop: Population, task: str, *, l2_grid: Sequence[float] = (1
         train_labels = labels.copy()
         fit_trials = np.flatnonzero(pop.split != "test")
         train_labels[fit_trials] = rng.permutation(labels[fit_trials])
-    pred, _ = fit_logistic(pop, train_labels, l2_grid, steps=steps, lr=lr, seed=seed)
+    pred, _ = fit_logistic(pop, train_labels, l2_grid, steps=steps, lr=lr, batch_size=batch_size, seed=seed)
     val_acc = accuracy(pred, train_labels, pop.mask("validation").cpu().numpy()[:, None, :])
     pick = np.nanargmax(np.nan_to_num(val_acc, nan=-1.0), axis=1)
     chosen = pred[np.arange(pop.n_animals), pick]
@@ -201,8 +202,26 @@ def decode_neural(pop: Population, task: str, *, latent: int = 64, hidden: int =
                         {"val_accuracy": val, "history": out["history"]}, out["seconds"])
 
 
+def _restrict(pop: Population, mask: np.ndarray) -> tuple[Population, torch.Tensor]:
+    """A population holding only the units that some variant uses (``mask``: animals x variants x units), and the
+    mask re-indexed to it, so that training touches no unused (padded or unselected) units."""
+    used = mask.any(1)
+    width = max(int(used.sum(1).max()), 1)
+    pick = np.zeros((pop.n_animals, width), np.int64)
+    sub_mask = np.zeros((pop.n_animals, mask.shape[1], width), bool)
+    for a in range(pop.n_animals):
+        cols = np.flatnonzero(used[a])
+        pick[a, : len(cols)] = cols
+        sub_mask[a, :, : len(cols)] = mask[a][:, cols]
+    idx = torch.as_tensor(pick, device=pop.device)
+    sub = Population(torch.gather(pop.x, 2, idx[:, None, :].expand(-1, pop.n_trials, -1)),
+                     torch.as_tensor(sub_mask.any(1), device=pop.device), pop.present, pop.condition, pop.repeat,
+                     pop.split, pop.session_ids, pop.areas, pop.n_units)
+    return sub, torch.as_tensor(sub_mask, device=pop.device)
+
+
 def units_curve(pop: Population, task: str, sizes: Sequence[int], *, l2: float = 1e-2, steps: int = 300,
-                seed: int = 0) -> pd.DataFrame:
+                batch_size: int = 512, seed: int = 0) -> pd.DataFrame:
     """Test accuracy of logistic regression on nested random subsets of each animal's units (one row per animal
     and size; sizes larger than an animal's unit count are skipped). All subsets are trained in one model, on a
     tensor that holds only the largest subset of each animal."""
@@ -213,29 +232,23 @@ def units_curve(pop: Population, task: str, sizes: Sequence[int], *, l2: float =
     if not sizes or sizes[0] < 1:
         raise ValueError(f"sizes must be positive unit counts, got {sizes}")
     rng = np.random.default_rng(seed)
-    width = min(sizes[-1], int(pop.n_units.max()))
-    pick = np.zeros((pop.n_animals, width), np.int64)
-    mask = np.zeros((pop.n_animals, len(sizes), width), bool)
+    mask = np.zeros((pop.n_animals, len(sizes), pop.x.shape[2]), bool)
     for a in range(pop.n_animals):
-        order = rng.permutation(pop.n_units[a])[:width]
-        pick[a, : len(order)] = order
+        order = rng.permutation(pop.n_units[a])
         for k, n in enumerate(sizes):
             if n <= pop.n_units[a]:
-                mask[a, k, :n] = True
-    idx = torch.as_tensor(pick, device=pop.device)
-    sub = Population(torch.gather(pop.x, 2, idx[:, None, :].expand(-1, pop.n_trials, -1)),
-                     torch.as_tensor(mask.any(1), device=pop.device), pop.present, pop.condition, pop.repeat,
-                     pop.split, pop.session_ids, pop.areas, pop.n_units)
+                mask[a, k, order[:n]] = True
+    sub, sub_mask = _restrict(pop, mask)
     labels = pop.labels(task)
-    pred, active = fit_logistic(sub, labels, [l2] * len(sizes), unit_mask=torch.as_tensor(mask, device=pop.device),
-                                steps=steps, seed=seed)
+    pred, active = fit_logistic(sub, labels, [l2] * len(sizes), unit_mask=sub_mask, steps=steps,
+                                batch_size=batch_size, seed=seed)
     acc = accuracy(pred, labels, pop.mask("test").cpu().numpy()[:, None, :])
     return pd.DataFrame([{"session": pop.session_ids[a], "n_units": n, "accuracy": acc[a, k]}
                          for a in range(pop.n_animals) for k, n in enumerate(sizes) if active[a, k]])
 
 
 def decode_by_area(pop: Population, task: str, areas: Sequence[str], *, n_units: int = 20, l2: float = 1e-2,
-                   steps: int = 300, seed: int = 0) -> pd.DataFrame:
+                   steps: int = 300, batch_size: int = 512, seed: int = 0) -> pd.DataFrame:
     """Test accuracy of logistic regression on ``n_units`` random units of one area at a time, for every animal
     with at least that many units there (equal unit counts, so areas compare fairly). One model for all."""
     _check_task(task)
@@ -251,8 +264,9 @@ def decode_by_area(pop: Population, task: str, areas: Sequence[str], *, n_units:
     if not mask.any():
         raise ValueError(f"no animal has {n_units} units in any of {list(areas)}; ask for fewer units")
     labels = pop.labels(task)
-    pred, active = fit_logistic(pop, labels, [l2] * len(areas), unit_mask=torch.as_tensor(mask, device=pop.device),
-                                steps=steps, seed=seed)
+    sub, sub_mask = _restrict(pop, mask)
+    pred, active = fit_logistic(sub, labels, [l2] * len(areas), unit_mask=sub_mask, steps=steps,
+                                batch_size=batch_size, seed=seed)
     acc = accuracy(pred, labels, pop.mask("test").cpu().numpy()[:, None, :])
     return pd.DataFrame([{"session": pop.session_ids[a], "area": area, "n_units": n_units, "accuracy": acc[a, k]}
                          for a in range(pop.n_animals) for k, area in enumerate(areas) if active[a, k]])
