@@ -71,8 +71,8 @@ settings = nb.config.choose(
     run_profile, dev,
     quick=dict(n_mice=4, n_components=64, logistic_steps=120, neural_steps=200, transfer_folds=4,
                transfer_steps=150, adapt_steps=100, detail_mice=4, sim_sessions=2, batch=256),
-    cpu=dict(n_mice=58, n_components=96, logistic_steps=200, neural_steps=300, transfer_folds=8,
-             transfer_steps=300, adapt_steps=200, detail_mice=10, sim_sessions=4, batch=256),
+    cpu=dict(n_mice=58, n_components=64, logistic_steps=150, neural_steps=250, transfer_folds=4,
+             transfer_steps=200, adapt_steps=150, detail_mice=10, sim_sessions=3, batch=256),
     gpu=dict(n_mice=58, n_components=0, logistic_steps=600, neural_steps=1500, transfer_folds=58,
              transfer_steps=1500, adapt_steps=600, detail_mice=58, sim_sessions=8, batch=1024),
 )
