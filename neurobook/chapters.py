@@ -61,7 +61,7 @@ CHAPTERS: dict[str, Chapter] = {
             title="Decoding mouse visual cortex",
             paper="Iqbal et al. 2019",
             citation="iqbal2019decoding",
-            datasets=("allen_neuropixels_gabor_58mice",),
+            datasets=("allen_neuropixels_gabor_58mice", "lurz2020_mouse_v1"),
             claims=(
                 Claim("within-animal accuracy (ours: 81-way Gabor position, median over mice)",
                       "up to 100% (coarse classes: natural scenes vs artificial)",

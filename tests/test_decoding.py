@@ -12,11 +12,14 @@ from neurobook.decoding import (
     accuracy,
     build_population,
     confusion_matrix,
+    decode_labels,
     decode_logistic,
     decode_neural,
     few_shot_mask,
+    population_from_trials,
     position_error_deg,
     predict_slots,
+    split_by_repeat,
     transfer_across_animals,
     units_curve,
     wilson_ci,
@@ -96,3 +99,18 @@ def test_scores():
     cm = confusion_matrix(np.array([0, 1, 1]), np.array([0, 1, 0]), 2)
     assert np.allclose(cm, [[0.5, 0.5], [0, 1]])
     assert np.isnan(accuracy(np.array([[1, 2]]), np.array([1, 2]), np.array([[False, False]]))[0])
+
+
+def test_image_identity_from_trials():
+    rng = np.random.default_rng(0)
+    labels = np.tile(np.arange(20), 9)
+    means = rng.gamma(2.0, 1.0, (20, 60))
+    responses = rng.poisson(means[labels]).astype(float)
+    split = split_by_repeat(labels)
+    assert (split == "test").sum() == 60 and (split == "validation").sum() == 20
+    pop = population_from_trials(responses, labels, split, n_components=30)
+    fit = decode_labels(pop, labels, l2_grid=(1e-2,), steps=100)
+    shuffled = decode_labels(pop, labels, l2_grid=(1e-2,), steps=100, shuffle_labels=True)
+    assert fit.chance == 1 / 20 and fit.accuracy()[0] > 0.6 and shuffled.accuracy()[0] < 0.2
+    with pytest.raises(ValueError, match="train and test"):
+        population_from_trials(responses, labels, np.full(len(labels), "train"))

@@ -13,6 +13,7 @@ from neurobook.decoding.fit import (
     DecodeResult,
     TransferResult,
     decode_by_area,
+    decode_labels,
     decode_logistic,
     decode_neural,
     few_shot_mask,
@@ -23,7 +24,7 @@ from neurobook.decoding.fit import (
     units_curve,
 )
 from neurobook.decoding.model import SlotDecoder
-from neurobook.decoding.population import Population, build_population
+from neurobook.decoding.population import Population, build_population, population_from_trials, split_by_repeat
 from neurobook.decoding.scores import (
     accuracy,
     bootstrap_median_ci,
@@ -34,7 +35,7 @@ from neurobook.decoding.scores import (
 
 __all__ = [
     "DecodeResult", "Population", "SlotDecoder", "TransferResult", "accuracy", "bootstrap_median_ci",
-    "build_population", "confusion_matrix", "decode_by_area", "decode_logistic", "decode_neural", "few_shot_mask",
-    "fit_logistic",
-    "position_error_deg", "predict_slots", "train_slots", "transfer_across_animals", "units_curve", "wilson_ci",
+    "build_population", "confusion_matrix", "decode_by_area", "decode_labels", "decode_logistic", "decode_neural",
+    "few_shot_mask", "fit_logistic", "population_from_trials", "position_error_deg", "predict_slots", "split_by_repeat",
+    "train_slots", "transfer_across_animals", "units_curve", "wilson_ci",
 ]

@@ -21,9 +21,8 @@ from neurobook.decoding.model import SlotDecoder
 from neurobook.decoding.population import Population
 from neurobook.decoding.scores import accuracy, wilson_ci
 
-__all__ = ["DecodeResult", "TransferResult", "decode_by_area", "decode_logistic", "decode_neural", "few_shot_mask",
-           "fit_logistic",
-           "predict_slots", "train_slots", "transfer_across_animals", "units_curve"]
+__all__ = ["DecodeResult", "TransferResult", "decode_by_area", "decode_labels", "decode_logistic", "decode_neural",
+           "few_shot_mask", "fit_logistic", "predict_slots", "train_slots", "transfer_across_animals", "units_curve"]
 
 
 def _check_task(task: str) -> int:
@@ -119,10 +118,11 @@ class DecodeResult:
     session_ids: list[int]
     chosen: dict = field(default_factory=dict)
     seconds: float = 0.0
+    n_classes: int = 0  # 0 means the task's number of classes
 
     @property
     def chance(self) -> float:
-        return 1.0 / TASKS[self.task]
+        return 1.0 / (self.n_classes or TASKS[self.task])
 
     def accuracy(self) -> np.ndarray:
         """(n_animals,) test accuracy."""
@@ -167,8 +167,18 @@ def decode_logistic(pop: Population, task: str, *, l2_grid: Sequence[float] = (1
     ``shuffle_labels`` trains on labels permuted across training trials (a control that must sit at chance).
     """
     _check_task(task)
+    return decode_labels(pop, pop.labels(task), task=task, l2_grid=l2_grid, steps=steps, lr=lr,
+                         batch_size=batch_size, seed=seed, shuffle_labels=shuffle_labels)
+
+
+def decode_labels(pop: Population, labels: np.ndarray, *, task: str = "labels",
+                  l2_grid: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1), steps: int = 300, lr: float = 2e-2,
+                  batch_size: int = 512, seed: int = 0, shuffle_labels: bool = False) -> DecodeResult:
+    """Logistic regression of any per-trial ``labels`` (n_trials,), L2 chosen per animal on validation trials."""
     started = time.time()
-    labels = pop.labels(task)
+    labels = np.asarray(labels)
+    if labels.shape != (pop.n_trials,):
+        raise ValueError(f"labels must have one class per trial, shape ({pop.n_trials},); got {labels.shape}")
     train_labels = labels
     if shuffle_labels:
         rng = np.random.default_rng(seed)
@@ -181,7 +191,7 @@ def decode_logistic(pop: Population, task: str, *, l2_grid: Sequence[float] = (1
     chosen = pred[np.arange(pop.n_animals), pick]
     return DecodeResult(task, chosen, labels, pop.mask("test").cpu().numpy(), pop.session_ids,
                         {"l2": np.asarray(l2_grid)[pick], "val_accuracy": val_acc[np.arange(pop.n_animals), pick]},
-                        time.time() - started)
+                        time.time() - started, n_classes=int(labels.max()) + 1)
 
 
 def decode_neural(pop: Population, task: str, *, latent: int = 64, hidden: int = 256, steps: int = 600,

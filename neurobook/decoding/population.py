@@ -19,7 +19,7 @@ import torch
 
 from neurobook.data.allen_gabor import N_CONDITIONS, N_ORIENTATIONS, N_REPEATS, POSITIONS_DEG, TASKS, GaborSession
 
-__all__ = ["Population", "build_population"]
+__all__ = ["Population", "build_population", "population_from_trials", "split_by_repeat"]
 
 SPLITS = ("train", "validation", "test")
 
@@ -147,3 +147,45 @@ def build_population(sessions: list[GaborSession], *, n_repeats: int = N_REPEATS
         session_ids=[int(s.session_id) for s in sessions], areas=[s.areas.copy() for s in sessions],
         n_units=np.array([s.n_units for s in sessions]), projected=bool(n_components),
     )
+
+
+def population_from_trials(responses: np.ndarray, labels: np.ndarray, split: np.ndarray, *,
+                           n_components: int | None = None, name: int = 0, device: str | torch.device = "cpu"
+                           ) -> Population:
+    """One animal's trials x neurons responses as a :class:`Population` with arbitrary class ``labels`` (e.g. image
+    identity), for the decoders of :mod:`neurobook.decoding.fit` that take labels. ``split`` is train/validation/
+    test per trial; responses are square-rooted (clipped at 0) and z-scored on the train trials, and optionally
+    projected on their first principal components (fitted on the train trials)."""
+    r = np.asarray(responses, np.float32)
+    labels, split = np.asarray(labels), np.asarray(split).astype(str)
+    if r.ndim != 2 or labels.shape != (len(r),) or split.shape != (len(r),):
+        raise ValueError(f"responses must be (trials, neurons) with one label and split per trial; got {r.shape}, "
+                         f"{labels.shape}, {split.shape}")
+    if set(np.unique(split)) - set(SPLITS) or not (split == "train").any() or not (split == "test").any():
+        raise ValueError(f"split must hold train and test trials (and optionally validation), got {np.unique(split)}")
+    feats = np.sqrt(np.clip(r, 0, None))
+    fit = split == "train"
+    feats = (feats - feats[fit].mean(0)) / feats[fit].std(0).clip(1e-6)
+    if n_components:
+        _, _, vt = np.linalg.svd(feats[fit], full_matrices=False)
+        feats = feats @ vt[: min(n_components, vt.shape[0])].T
+        feats /= feats[fit].std(0).clip(1e-6).mean()
+    dev = torch.device(device)
+    return Population(
+        x=torch.from_numpy(feats[None].astype(np.float32)).to(dev),
+        unit_mask=torch.ones(1, feats.shape[1], dtype=torch.bool, device=dev),
+        present=torch.ones(1, len(r), dtype=torch.bool, device=dev), condition=labels.astype(np.int64),
+        repeat=np.zeros(len(r), np.int64), split=split, session_ids=[name],
+        areas=[np.array(["V1"] * r.shape[1])], n_units=np.array([r.shape[1]]), projected=bool(n_components))
+
+
+def split_by_repeat(labels: np.ndarray, test_every: int = 3, validation_every: int = 5) -> np.ndarray:
+    """Split trials by their repeat number within their class (in trial order): every ``test_every``-th repeat is
+    ``test``, of the rest every ``validation_every``-th is ``validation``, the others ``train``."""
+    labels = np.asarray(labels)
+    repeat = np.zeros(len(labels), np.int64)
+    for c in np.unique(labels):
+        where = np.flatnonzero(labels == c)
+        repeat[where] = np.arange(len(where))
+    return np.where(repeat % test_every == test_every - 1, "test",
+                    np.where(repeat % validation_every == validation_every - 1, "validation", "train"))
