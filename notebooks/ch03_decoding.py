@@ -70,11 +70,14 @@ if quality not in allen_gabor.QUALITY_FILTERS:
 settings = nb.config.choose(
     run_profile, dev,
     quick=dict(n_mice=4, n_components=64, logistic_steps=120, neural_steps=200, transfer_folds=4,
-               transfer_steps=150, adapt_steps=100, detail_mice=4, sim_sessions=2, batch=256, image_components=128),
+               transfer_steps=150, adapt_steps=100, detail_mice=4, sim_sessions=2, batch=256, image_components=128,
+               transfer_batch=256),
     cpu=dict(n_mice=58, n_components=64, logistic_steps=150, neural_steps=250, transfer_folds=4,
-             transfer_steps=200, adapt_steps=150, detail_mice=10, sim_sessions=3, batch=256, image_components=128),
+             transfer_steps=150, adapt_steps=150, detail_mice=10, sim_sessions=3, batch=256, image_components=128,
+             transfer_batch=128),
     gpu=dict(n_mice=58, n_components=0, logistic_steps=600, neural_steps=1500, transfer_folds=58,
-             transfer_steps=1500, adapt_steps=600, detail_mice=58, sim_sessions=8, batch=1024, image_components=0),
+             transfer_steps=1500, adapt_steps=600, detail_mice=58, sim_sessions=8, batch=1024, image_components=0,
+             transfer_batch=1024),
 )
 if n_mice < 0 or transfer_folds < 0 or n_components < -1:
     raise ValueError("n_mice and transfer_folds must be >= 0 and n_components >= -1")
@@ -315,7 +318,7 @@ plt.show()
 n_folds = min(settings["transfer_folds"], pop.n_animals)
 transfer = decoding.transfer_across_animals(
     pop, "position", n_folds=n_folds, shots=SHOTS, steps=settings["transfer_steps"],
-    adapt_steps=settings["adapt_steps"], batch_size=settings["batch"], seed=seed)
+    adapt_steps=settings["adapt_steps"], batch_size=settings["transfer_batch"], seed=seed)
 tt = transfer.table()
 tt["within"] = tt["session"].map(dict(zip(pop.session_ids, acc_pos["neural"], strict=True)))
 tt["adapted / within"] = tt["adapted"] / tt["within"]
