@@ -1,0 +1,57 @@
+"""Scores of decoders: accuracy with confidence intervals, position error in degrees, confusion matrices."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["accuracy", "bootstrap_median_ci", "confusion_matrix", "position_error_deg", "wilson_ci"]
+
+
+def accuracy(pred: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Fraction correct along the last axis: ``pred`` (..., n_trials), ``labels`` (n_trials,) or same shape as pred,
+    ``mask`` (..., n_trials) picks the trials that count (NaN where a row has none)."""
+    pred = np.asarray(pred)
+    correct = pred == np.broadcast_to(np.asarray(labels), pred.shape)
+    m = np.ones_like(correct) if mask is None else np.broadcast_to(np.asarray(mask, bool), pred.shape)
+    n = m.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (correct & m).sum(-1) / np.maximum(n, 1), np.nan)
+
+
+def wilson_ci(k: np.ndarray | float, n: np.ndarray | float, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a proportion of ``k`` successes in ``n`` trials (95% by default)."""
+    k, n = np.asarray(k, float), np.asarray(n, float)
+    p = k / np.maximum(n, 1)
+    den = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / den
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
+    return centre - half, centre + half
+
+
+def bootstrap_median_ci(values: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+                        ) -> tuple[float, float, float]:
+    """(median, low, high): the median over animals and its bootstrap percentile interval."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    meds = np.median(rng.choice(v, size=(n_boot, len(v)), replace=True), axis=1)
+    lo, hi = np.quantile(meds, [(1 - level) / 2, (1 + level) / 2])
+    return float(np.median(v)), float(lo), float(hi)
+
+
+def position_error_deg(pred_position: np.ndarray, true_position: np.ndarray, grid_deg: np.ndarray) -> np.ndarray:
+    """Euclidean distance in degrees between predicted and true position classes (``grid_deg``: (81, 2))."""
+    p, t = np.asarray(pred_position), np.asarray(true_position)
+    return np.linalg.norm(grid_deg[p] - grid_deg[np.broadcast_to(t, p.shape)], axis=-1)
+
+
+def confusion_matrix(pred: np.ndarray, labels: np.ndarray, n_classes: int, normalize: bool = True) -> np.ndarray:
+    """(true, predicted) counts, or row-normalized fractions."""
+    pred, labels = np.asarray(pred).ravel(), np.broadcast_to(np.asarray(labels), np.shape(pred)).ravel()
+    cm = np.zeros((n_classes, n_classes))
+    np.add.at(cm, (labels, pred), 1)
+    if normalize:
+        cm /= np.maximum(cm.sum(1, keepdims=True), 1)
+    return cm

@@ -1,0 +1,121 @@
+"""The allensdk path, offline: a small in-memory session built through allensdk's own session classes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("allensdk")
+
+from allensdk.brain_observatory.ecephys.ecephys_session import EcephysSession  # noqa: E402
+from allensdk.brain_observatory.ecephys.ecephys_session_api import EcephysSessionApi  # noqa: E402
+
+from neurobook.data import allen_ecephys, allen_gabor  # noqa: E402
+
+SESSION_ID = 777
+UNITS = [11, 12, 13]  # 11 VISp good, 12 VISl good, 13 CA1 (not visual cortex)
+REPEATS = 3
+POSITIONS = [(-40.0, 0.0), (40.0, 10.0)]
+ORIENT = [0.0, 90.0]
+
+
+def _presentations() -> pd.DataFrame:
+    rows, t = [], 10.0
+    for r in range(REPEATS):
+        for (x, y) in POSITIONS:
+            for o in (ORIENT if r % 2 == 0 else ORIENT[::-1]):  # the order differs between repeats
+                rows.append({"start_time": t, "stop_time": t + 0.25, "stimulus_name": "gabors", "stimulus_block": 0,
+                             "stimulus_index": 0, "x_position": x, "y_position": y, "orientation": o,
+                             "contrast": 0.8, "size": "[20.0, 20.0]", "phase": "[3644.93, 3644.93]",
+                             "spatial_frequency": "0.08", "temporal_frequency": 4.0})
+                t += 0.25
+    return pd.DataFrame(rows, index=pd.Index(np.arange(len(rows)), name="id"))
+
+
+def _spikes(pres: pd.DataFrame) -> dict[int, np.ndarray]:
+    """Unit 11 fires (1 + condition index) spikes early in each presentation; 12 fires 2 on 90 deg; 13 fires 5."""
+    out = {u: [] for u in UNITS}
+    for _, row in pres.iterrows():
+        cond = POSITIONS.index((row.x_position, row.y_position)) * 2 + ORIENT.index(row.orientation)
+        out[11] += list(row.start_time + 0.01 + 0.01 * np.arange(cond + 1))
+        out[12] += list(row.start_time + np.array([0.05, 0.1])) if row.orientation == 90.0 else []
+        out[12] += [row.start_time + 0.249 + 1e-4]  # just outside the 0.249 s window: never counted
+        out[13] += list(row.start_time + 0.02 * np.arange(1, 6))
+    return {u: np.sort(np.array(v)) for u, v in out.items()}
+
+
+class FakeApi(EcephysSessionApi):
+    def __init__(self):
+        self.pres = _presentations()
+
+    def get_ecephys_session_id(self) -> int:
+        return SESSION_ID
+
+    def get_units(self) -> pd.DataFrame:
+        return pd.DataFrame({"peak_channel_id": [1, 2, 3], "snr": [3.0, 2.0, 4.0], "isi_violations": [0.1, 0.2, 0.1],
+                             "amplitude_cutoff": [0.01, 0.05, 0.01], "presence_ratio": [0.99, 0.95, 0.99],
+                             "firing_rate": [5.0, 3.0, 8.0], "local_index": [0, 1, 2], "quality": "good"},
+                            index=pd.Index(UNITS, name="id"))
+
+    def get_channels(self) -> pd.DataFrame:
+        return pd.DataFrame({"probe_id": [100, 100, 100], "ecephys_structure_acronym": ["VISp", "VISl", "CA1"],
+                             "probe_vertical_position": [20, 40, 60], "probe_horizontal_position": [11, 27, 11],
+                             "local_index": [0, 1, 2]}, index=pd.Index([1, 2, 3], name="id"))
+
+    def get_probes(self) -> pd.DataFrame:
+        return pd.DataFrame({"description": ["probeA"], "sampling_rate": [30000.0], "lfp_sampling_rate": [2500.0],
+                             "has_lfp_data": [False]}, index=pd.Index([100], name="id"))
+
+    def get_stimulus_presentations(self) -> pd.DataFrame:
+        return self.pres.copy()
+
+    def get_invalid_times(self) -> pd.DataFrame:
+        return pd.DataFrame({"start_time": [], "stop_time": [], "tags": []})
+
+    def get_spike_times(self) -> dict[int, np.ndarray]:
+        return _spikes(self.pres)
+
+
+@pytest.fixture()
+def session():
+    return EcephysSession(api=FakeApi())
+
+
+def test_presentationwise_counts_through_allensdk(session):
+    counts = session.presentationwise_spike_counts(bin_edges=np.array([0.0, 0.249]),
+                                                   stimulus_presentation_ids=session.stimulus_presentations.index,
+                                                   unit_ids=UNITS)
+    assert np.asarray(counts).shape == (len(POSITIONS) * len(ORIENT) * REPEATS, 1, 3)
+
+
+def test_session_spike_counts(session):
+    table = allen_ecephys.session_spike_counts(session, "gabors", quality="allen_default")
+    assert table.unit_ids.tolist() == [11, 12]  # CA1 dropped by area
+    assert table.counts.shape == (2, 12) and table.counts.dtype == np.int16
+    pres = table.presentations
+    cond = [POSITIONS.index((x, y)) * 2 + ORIENT.index(o)
+            for x, y, o in zip(pres["x_position"], pres["y_position"], pres["orientation"], strict=True)]
+    assert np.array_equal(table.counts[0], np.array(cond) + 1)
+    assert np.array_equal(table.counts[1], np.where(pres["orientation"] == 90.0, 2, 0))
+    assert sorted(np.bincount(pres["stimulus_condition"]).tolist()) == [3, 3, 3, 3]
+    assert set(pres.loc[pres["repeat"] == 2, "trial_split"]) == {"test"}
+    with pytest.raises(ValueError, match="no units"):
+        allen_ecephys.session_spike_counts(session, "gabors", areas=("LGd",))
+    with pytest.raises(ValueError, match="stimulus must be one of"):
+        allen_ecephys.session_spike_counts(session, "movies")
+    with pytest.raises(ValueError, match="no 'natural_scenes' presentations"):
+        allen_ecephys.session_spike_counts(session, "natural_scenes")
+
+
+def test_gabor_layout_round_trip(session, tmp_path):
+    table = allen_ecephys.session_spike_counts(session, "gabors", quality="allen_default")
+    allen_ecephys.write_gabor_layout(table, tmp_path / allen_gabor.NAME)
+    allen_ecephys.write_compact(table, tmp_path / "compact")
+    assert (tmp_path / "compact" / "gabors_counts.npz").exists()
+    assert not list((tmp_path / "compact").glob("*.tmp"))
+    loaded = allen_gabor.load_gabor_session(SESSION_ID, tmp_path, quality="allen_default")
+    assert loaded.n_units == 2 and loaded.n_trials == 12
+    assert np.array_equal(loaded.counts.T, table.counts)
+    assert set(loaded.areas) == {"VISp", "VISl"}
+    assert (loaded.aligned_index(REPEATS) >= 0).sum() == 12
