@@ -236,11 +236,13 @@ def _grating_bank(shape, orientations, sfs, phases, contrast) -> np.ndarray:
 def tuning_experiment(fn: ResponseFn, shape: Sequence[int], *, centers: np.ndarray | None = None,
                       orientations: np.ndarray | None = None, sfs: np.ndarray | None = None,
                       diameters: np.ndarray | None = None, contrasts: np.ndarray | None = None,
-                      n_phases: int = 8, contrast: float = 1.0, deg_per_pixel: float = 1.0) -> TuningResult:
+                      n_phases: int = 8, n_phases_series: int = 4, contrast: float = 1.0,
+                      deg_per_pixel: float = 1.0) -> TuningResult:
     """Run orientation x SF x phase (full field), then size and contrast series at each neuron's preferred grating.
 
     ``centers`` (N, 2) (row, col) in pixels: where each neuron's size series is centred (its RF center);
-    default the image center. Responses are mapped to spikes/s by :func:`calibrate` before any measure, and the
+    default the image center. The size and contrast series use ``n_phases_series`` phases.
+    Responses are mapped to spikes/s by :func:`calibrate` before any measure, and the
     ``responsive`` column marks neurons whose max F0 exceeds the blank response by 5 spikes/s.
     SF and diameter columns are converted to cycles/deg and deg with ``deg_per_pixel``.
     """
@@ -274,9 +276,12 @@ def tuning_experiment(fn: ResponseFn, shape: Sequence[int], *, centers: np.ndarr
     sf_curves = np.where((sf_f1.max(1) > sf_f0.max(1))[:, None], sf_f1, sf_f0)  # Brain-Score: larger of the two
     max_dc, max_ac = f0[rows, po_i, psf_i], f1[rows, po_i, psf_i]
 
-    size_curves = _series(fn, (h, w), rows, centers, orientations[po_i], sfs[psf_i], phases, base,
+    if n_phases_series < 4:
+        raise ValueError(f"n_phases_series must be >= 4 to measure F1, got {n_phases_series}")
+    sphases = np.arange(n_phases_series) * 2 * np.pi / n_phases_series
+    size_curves = _series(fn, (h, w), rows, centers, orientations[po_i], sfs[psf_i], sphases, base,
                           diameters=diameters, contrast=contrast, scale=(a, b))
-    contrast_curves = _series(fn, (h, w), rows, centers, orientations[po_i], sfs[psf_i], phases, base,
+    contrast_curves = _series(fn, (h, w), rows, centers, orientations[po_i], sfs[psf_i], sphases, base,
                               contrasts=contrasts, scale=(a, b))
     table = pd.DataFrame({
         "neuron": rows,
@@ -287,7 +292,7 @@ def tuning_experiment(fn: ResponseFn, shape: Sequence[int], *, centers: np.ndarr
         "circular_variance": circular_variance(ori_curves, orientations),
         "orientation_bandwidth": orientation_bandwidth(ori_curves, orientations),
         "orthogonal_preferred_ratio": orthogonal_preferred_ratio(ori_curves, orientations),
-        "modulation_ratio": max_ac / np.clip(max_dc, 1e-12, None),
+        "modulation_ratio": np.where(max_dc > 0, max_ac / np.clip(max_dc, 1e-12, None), np.nan),
         "peak_spatial_frequency": peak_spatial_frequency(np.clip(sf_curves, 0, None), sfs) / deg_per_pixel,
         "spatial_frequency_bandwidth": spatial_frequency_bandwidth(sf_curves, sfs),
         "surround_suppression_index": surround_suppression_index(size_curves),

@@ -12,6 +12,7 @@ Steps (brain-score/vision ``metrics/distribution_similarity``, described in the 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from neurobook.data.tuning_literature import ReferenceHistogram
 
@@ -67,3 +68,14 @@ def sample_reference(reference: ReferenceHistogram, n: int, seed: int = 0) -> np
     if reference.log_bins:
         return np.exp(rng.uniform(np.log(lo), np.log(hi)))
     return rng.uniform(lo, hi)
+
+
+def property_similarities(table: pd.DataFrame, references: dict[str, ReferenceHistogram],
+                          properties: list[str] | tuple[str, ...], n_boot: int = 1000,
+                          seed: int = 0) -> dict[str, float]:
+    """Ceiled similarity per property, over the neurons marked ``responsive`` (as Brain-Score filters them)."""
+    missing = [p for p in properties if p not in table.columns or p not in references]
+    if missing:
+        raise KeyError(f"properties {missing} are missing from the model table or the references")
+    kept = table[table["responsive"].astype(bool)] if "responsive" in table.columns else table
+    return {p: distribution_similarity(kept[p].to_numpy(), references[p], n_boot, seed) for p in properties}

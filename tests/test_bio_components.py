@@ -108,6 +108,19 @@ def test_locally_connected_matches_a_loop_and_with_tied_weights_equals_a_conv():
         layer(torch.randn(2, 3, 6, 6))
 
 
+def test_depthwise_locally_connected_matches_a_depthwise_conv_when_tied():
+    layer = LocallyConnected2d(3, 3, (5, 6), kernel_size=3, depthwise=True)
+    conv = torch.nn.Conv2d(3, 3, 3, padding=1, groups=3, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(conv.weight.reshape(3, 9).expand(30, -1, -1))
+        layer.bias.zero_()
+    x = torch.randn(2, 3, 5, 6)
+    assert torch.allclose(layer(x), conv(x), atol=1e-5)
+    assert layer.weight.numel() == 30 * 3 * 9
+    with pytest.raises(ValueError, match="depthwise"):
+        LocallyConnected2d(3, 4, (5, 6), depthwise=True)
+
+
 def _grating(contrast: float, shape=(16, 16)) -> torch.Tensor:
     xs = torch.arange(shape[1], dtype=torch.float32)
     return contrast * torch.sin(2 * np.pi * xs / 4).expand(1, 1, *shape)

@@ -43,12 +43,14 @@ class BioCore(nn.Module):
         components: any of ``COMPONENTS``.
         dog_channels: DoG maps added to the image as extra input channels (center_surround).
         local_kernel: kernel size of the locally connected layer (local_rf).
+        local_depthwise: the locally connected layer filters each channel by itself (C times fewer parameters).
         gamma_local: weight of the neighbour-smoothness penalty on the locally connected kernels.
         **core_kwargs: arguments of :class:`ConvCore` (not ``in_channels``).
     """
 
     def __init__(self, image_shape: Sequence[int], components: Sequence[str] = (), dog_channels: int = 4,
-                 local_kernel: int = 3, gamma_local: float = 1.0, **core_kwargs) -> None:
+                 local_kernel: int = 3, local_depthwise: bool = True, gamma_local: float = 1.0,
+                 **core_kwargs) -> None:
         super().__init__()
         self.components = parse_components(components)
         self.image_shape = tuple(int(s) for s in image_shape)
@@ -61,7 +63,7 @@ class BioCore(nn.Module):
         self.normalization = TunedDivisiveNormalization(c) if "normalization" in on else None
         self.local = None
         if "local_rf" in on:
-            self.local = LocallyConnected2d(c, c, self.image_shape, local_kernel)
+            self.local = LocallyConnected2d(c, c, self.image_shape, local_kernel, depthwise=local_depthwise)
             with torch.no_grad():
                 self.local.weight.mul_(0.1)
         self.gamma_local = float(gamma_local)

@@ -225,7 +225,7 @@ def build_model(kind: str, image_shape: Sequence[int], n_neurons: int, component
     :class:`neurobook.models.bio.BioCore`: ``"center_surround"``, ``"local_rf"``, ``"normalization"``,
     ``"magnification"`` (a sequence or a comma-separated string; ``"all"`` for every one). With no components
     the model is exactly Chapter 1's CNN. Extra BioCore arguments: ``dog_channels``, ``local_kernel``,
-    ``gamma_local``.
+    ``local_depthwise``, ``gamma_local``.
 
     For the CNNs, kwargs may name any argument of :class:`ConvCore` (``hidden_channels``, ``layers``,
     ``input_kernel``, ``hidden_kernel``, ``gamma_input``, ``gamma_hidden``, ``momentum``, not
@@ -245,7 +245,7 @@ def build_model(kind: str, image_shape: Sequence[int], n_neurons: int, component
         readout_names = _kwarg_names(readout_cls.__init__)
         valid = core_names | readout_names | {"nonlinearity"}
         if components:
-            bio_names = {"dog_channels", "local_kernel", "gamma_local"}
+            bio_names = {"dog_channels", "local_kernel", "local_depthwise", "gamma_local"}
             valid = valid | bio_names
     unknown = set(kwargs) - valid
     if unknown:

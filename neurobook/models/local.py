@@ -18,13 +18,18 @@ class LocallyConnected2d(nn.Module):
     (Pogoncheff et al. 2023). Computed without a Python loop: ``F.unfold`` gathers every k x k patch, one
     ``einsum`` applies each position's own weights. Parameters: H * W * out * in * k * k.
 
+    With ``depthwise=True`` (requires ``in_channels == out_channels``) each channel is filtered only by itself,
+    ``y[c, p] = sum_d W[p, c, d] x[c, p + d] + b[c, p]``: H * W * C * k * k parameters, C times fewer.
+
     Args:
         in_channels, out_channels: feature maps in and out.
         in_shape: (H, W) of the input (fixed: the weights are per position); 'same' padding keeps it.
         kernel_size: odd patch size.
+        depthwise: one spatial kernel per channel and position instead of a full channel mix.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, in_shape: Sequence[int], kernel_size: int = 3) -> None:
+    def __init__(self, in_channels: int, out_channels: int, in_shape: Sequence[int], kernel_size: int = 3,
+                 depthwise: bool = False) -> None:
         super().__init__()
         check_positive_int("in_channels", in_channels)
         check_positive_int("out_channels", out_channels)
@@ -33,8 +38,11 @@ class LocallyConnected2d(nn.Module):
             raise ValueError(f"kernel_size must be odd so that padding keeps height and width, got {kernel_size}")
         self.in_shape = check_shape("in_shape", in_shape, "H, W")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        if depthwise and in_channels != out_channels:
+            raise ValueError(f"depthwise needs in_channels == out_channels, got {in_channels}, {out_channels}")
+        self.depthwise = bool(depthwise)
         h, w = self.in_shape
-        fan_in = in_channels * kernel_size**2
+        fan_in = kernel_size**2 if depthwise else in_channels * kernel_size**2
         self.weight = nn.Parameter(torch.randn(h * w, out_channels, fan_in) / fan_in**0.5)
         self.bias = nn.Parameter(torch.zeros(out_channels, h * w))
 
@@ -45,7 +53,11 @@ class LocallyConnected2d(nn.Module):
             raise ValueError(f"LocallyConnected2d expects (B, {self.in_channels}, {h}, {w}); "
                              f"got {tuple(getattr(x, 'shape', ()))}")
         patches = F.unfold(x, self.kernel_size, padding=self.kernel_size // 2)  # (B, in*k*k, H*W)
-        out = torch.einsum("bfp,pof->bop", patches, self.weight.to(x.dtype)) + self.bias.to(x.dtype)
+        if self.depthwise:
+            patches = patches.view(x.shape[0], self.in_channels, self.kernel_size**2, h * w)
+            out = torch.einsum("bckp,pck->bcp", patches, self.weight.to(x.dtype)) + self.bias.to(x.dtype)
+        else:
+            out = torch.einsum("bfp,pof->bop", patches, self.weight.to(x.dtype)) + self.bias.to(x.dtype)
         return out.view(x.shape[0], self.out_channels, h, w)
 
     def smoothness(self) -> torch.Tensor:
