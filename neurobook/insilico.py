@@ -326,3 +326,15 @@ def _series(fn, shape, rows, centers, oris, sfs, phases, base, *, diameters=None
             f0 = f0 - base[i]
             out[i] = f1 if f1.max() > f0.max() else f0
     return out
+
+
+def rf_centers(maps: np.ndarray, smooth: float = 1.0) -> np.ndarray:
+    """(row, col) of the peak of each Gaussian-smoothed ``|map|`` (N, H, W), e.g. gradient receptive fields."""
+    from scipy.ndimage import gaussian_filter
+
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim != 3:
+        raise ValueError(f"maps must be (n_neurons, H, W), got shape {maps.shape}")
+    energy = np.stack([gaussian_filter(np.abs(m), smooth) for m in maps])
+    flat = energy.reshape(len(maps), -1).argmax(1)
+    return np.stack(np.unravel_index(flat, maps.shape[1:]), axis=1).astype(float)

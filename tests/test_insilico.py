@@ -117,3 +117,12 @@ def test_a_shuffled_response_function_fails_the_recovery():
 def test_bad_response_function_gets_a_clear_error():
     with pytest.raises(ValueError, match="n_images, n_neurons"):
         insilico.tuning_experiment(lambda im: np.zeros(len(im)), (8, 8))
+
+
+def test_rf_centers_find_the_peak_of_each_map():
+    maps = np.zeros((2, 9, 12))
+    maps[0, 2, 3] = -5.0  # sign does not matter
+    maps[1, 7, 10] = 1.0
+    assert insilico.rf_centers(maps).tolist() == [[2.0, 3.0], [7.0, 10.0]]
+    with pytest.raises(ValueError, match="n_neurons, H, W"):
+        insilico.rf_centers(np.zeros((9, 12)))
