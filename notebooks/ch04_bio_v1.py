@@ -63,6 +63,7 @@ from neurobook.data.tuning_literature import load_v1_tuning_literature
 from neurobook.inversion import gradient_receptive_fields
 from neurobook.models import COMPONENTS, build_model, count_parameters, parse_components
 from neurobook.models.center_surround import DoGConv
+from neurobook.models.local import LocallyConnected2d
 from neurobook.models.magnification import CorticalMagnification
 from neurobook.models.normalization import TunedDivisiveNormalization
 from neurobook.results import save_results
@@ -131,8 +132,14 @@ axes[0].plot(np.arange(15) - 7, kern[7], marker="o", ms=3)
 axes[0].axhline(0, color="0.6", lw=0.8)
 axes[0].set_title("center-surround: DoG kernel profile")
 axes[0].set_xlabel("pixel")
-axes[1].imshow(np.random.default_rng(0).normal(size=(6, 8)), cmap="coolwarm")
-axes[1].set_title("local RFs: one kernel per position\n(convolution: the same kernel everywhere)", fontsize=9)
+lc_demo = LocallyConnected2d(1, 1, (4, 6), kernel_size=3, depthwise=True)
+tiles = np.full((4 * 4, 6 * 4), np.nan)
+for k, kernel in enumerate(lc_demo.weight.detach().numpy()[:, 0].reshape(-1, 3, 3)):
+    i, j = divmod(k, 6)
+    tiles[4 * i : 4 * i + 3, 4 * j : 4 * j + 3] = kernel
+axes[1].imshow(tiles, cmap="coolwarm")
+axes[1].set_title("local RFs: a different 3×3 kernel at each of\n4×6 positions (a convolution shares one)",
+                  fontsize=9)
 axes[1].set_xticks([])
 axes[1].set_yticks([])
 norm_layer = TunedDivisiveNormalization(1, sigma=0.3)
