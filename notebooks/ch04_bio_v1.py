@@ -579,8 +579,9 @@ check_that(lambda: my_close == bool(abs(_boot - my_ks) < 0.1),
 #   120° (change it with `-p deg_per_pixel ...`). Peak SF and summation field scale with this number.
 # * **Scale.** The paper used deep ImageNet networks; here the core is small and the budget depends on the profile
 #   (stated at the top). On the 2-core CPU the full profile uses 9×16-pixel images, a subset of neurons, few epochs
-#   and two seeds, so small differences between variants are within the error bars; the GPU profile runs all neurons
-#   with three seeds.
+#   and two seeds (chosen to fit about 12 minutes), so differences smaller than the error bars above should not be
+#   read as effects; the GPU profile runs all neurons with three seeds. The seeds change the initialization and the
+#   batch order only (same neurons and images), so the error bars are those of the training, not of the sample.
 # * **Component details.** Our layers follow the equations above; the paper's exact placement and
 #   parameterization (e.g. which layer is locally connected, the normalization pool) differ. The locally connected
 #   layer here is depthwise (one spatial kernel per channel and position) to keep parameter counts comparable.
