@@ -433,6 +433,28 @@ display(Markdown(
     f"{macaque_simple:.0%} of Ringach's macaque cells."
 ))
 
+# %%
+mag_rows = []
+for label, models_of_variant in fitted.items():
+    for s, model in zip(SEEDS, models_of_variant, strict=True):
+        mag_layer = getattr(model.core, "magnification", None)
+        if mag_layer is not None:
+            c = (mag_layer.center.tanh() * 0.5).detach().cpu().numpy()  # grid units, x then y
+            h, w = data.image_shape
+            mag_rows.append({"variant": label, "seed": s, "alpha": float(mag_layer.alpha),
+                             "fixation row (px)": (c[1] + 1) / 2 * (h - 1),
+                             "fixation col (px)": (c[0] + 1) / 2 * (w - 1)})
+if mag_rows:
+    centers_core = insilico.rf_centers(gradient_receptive_fields(
+        fitted["Chapter 1 core"][0], tuning["Chapter 1 core"].table["neuron"].to_numpy(), device=str(dev)))
+    display(Markdown(
+        "**What the magnification layer learned** (α = 1 would be no magnification; the image is "
+        f"{data.image_shape[0]}×{data.image_shape[1]} px, its center at row {(data.image_shape[0] - 1) / 2:.1f}, "
+        f"col {(data.image_shape[1] - 1) / 2:.1f}). For comparison, the median receptive-field center of the probed "
+        f"neurons of the core model is at row {np.median(centers_core[:, 0]):.1f}, col "
+        f"{np.median(centers_core[:, 1]):.1f}."))
+    display(pd.DataFrame(mag_rows).round(2))
+
 # %% [markdown]
 # ## Browser: tuning curves by model variant and neuron
 #
