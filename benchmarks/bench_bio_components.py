@@ -74,7 +74,7 @@ def main() -> None:
         fast = _rate(lambda: layer(z), args.batch, args.repeats, device)
         slow = _rate(loop, args.batch, max(1, args.repeats // 5), device)
     print(f"locally connected layer: unfold+einsum {fast:.0f} images/s, Python loop {slow:.0f} images/s "
-          f"({fast / slow:.0f}x)")
+          f"({fast / slow:.1f}x)")
 
 
 if __name__ == "__main__":
