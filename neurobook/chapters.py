@@ -102,8 +102,20 @@ CHAPTERS: dict[str, Chapter] = {
                       "neural decoders better (qualitative)", "neural_minus_logistic_position", "{:+.3f}"),
             ),
         ),
-        Chapter("ch04_bio_v1", "Biologically constrained V1", "Pogoncheff et al. 2023", "pogoncheff2023explaining",
-                ("lurz2020_mouse_v1", "v1_tuning_literature"), written=False),
+        Chapter(
+            slug="ch04_bio_v1",
+            title="Biologically constrained V1",
+            paper="Pogoncheff et al. 2023",
+            citation="pogoncheff2023explaining",
+            datasets=("lurz2020_mouse_v1", "v1_tuning_literature"),
+            claims=(
+                Claim("all four components minus Chapter 1 core, test correlation (mouse V1)",
+                      "combination best for V1 alignment (qualitative)", "full_minus_core_corr_to_avg", "{:+.4f}"),
+                Claim("all four components minus core, mean tuning similarity to macaque V1",
+                      "each component raises Brain-Score V1 alignment", "full_minus_core_similarity", "{:+.3f}"),
+                Claim("best-predicting variant", "all components together", "best_variant_predictivity", "{}"),
+            ),
+        ),
         Chapter("ch05_generative", "Generative visualization", "Malakhova 2019; Ponce et al. 2019",
                 "ponce2019evolving", ("cowley2023_macaque_v4", "kodak24"), written=False),
     ]

@@ -1,10 +1,15 @@
 """Encoding models: convolutional cores, readouts and full image -> rate models."""
 
+from neurobook.models.bio import COMPONENTS, BioCore, count_parameters, parse_components
 from neurobook.models.cores import ConvCore
 from neurobook.models.encoder import MODEL_KINDS, EncodingModel, ImageModel, LNModel, build_model
 from neurobook.models.readouts import FactorizedReadout, GaussianReadout
 
 __all__ = [
+    "COMPONENTS",
+    "BioCore",
+    "count_parameters",
+    "parse_components",
     "MODEL_KINDS",
     "ConvCore",
     "EncodingModel",

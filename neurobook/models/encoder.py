@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from neurobook.models._checks import check_positive_int, check_shape
+from neurobook.models.bio import BioCore, parse_components
 from neurobook.models.cores import _LAPLACE, ConvCore
 from neurobook.models.readouts import FactorizedReadout, GaussianReadout
 
@@ -216,8 +217,15 @@ def _kwarg_names(*callables) -> set[str]:
     return names
 
 
-def build_model(kind: str, image_shape: Sequence[int], n_neurons: int, **kwargs) -> ImageModel:
+def build_model(kind: str, image_shape: Sequence[int], n_neurons: int, components: str | Sequence[str] = (),
+                **kwargs) -> ImageModel:
     """Build ``"cnn_gaussian"``, ``"cnn_factorized"`` or ``"ln"``; kwargs go to the matching parts.
+
+    ``components`` (CNNs only) switches on any of the biologically motivated parts of
+    :class:`neurobook.models.bio.BioCore`: ``"center_surround"``, ``"local_rf"``, ``"normalization"``,
+    ``"magnification"`` (a sequence or a comma-separated string; ``"all"`` for every one). With no components
+    the model is exactly Chapter 1's CNN. Extra BioCore arguments: ``dog_channels``, ``local_kernel``,
+    ``local_depthwise``, ``gamma_local``.
 
     For the CNNs, kwargs may name any argument of :class:`ConvCore` (``hidden_channels``, ``layers``,
     ``input_kernel``, ``hidden_kernel``, ``gamma_input``, ``gamma_hidden``, ``momentum``, not
@@ -226,6 +234,9 @@ def build_model(kind: str, image_shape: Sequence[int], n_neurons: int, **kwargs)
     if kind not in MODEL_KINDS:
         raise ValueError(f"kind must be one of {MODEL_KINDS}, got {kind!r}")
     image_shape = _check_image_shape(image_shape)
+    components = parse_components(components)
+    if components and kind == "ln":
+        raise ValueError(f"components {components} need a CNN kind ('cnn_gaussian' or 'cnn_factorized'), not 'ln'")
     if kind == "ln":
         valid = _kwarg_names(LNModel.__init__) - {"image_shape"}
     else:
@@ -233,6 +244,9 @@ def build_model(kind: str, image_shape: Sequence[int], n_neurons: int, **kwargs)
         core_names = _kwarg_names(ConvCore.__init__) - {"in_channels"}
         readout_names = _kwarg_names(readout_cls.__init__)
         valid = core_names | readout_names | {"nonlinearity"}
+        if components:
+            bio_names = {"dog_channels", "local_kernel", "local_depthwise", "gamma_local"}
+            valid = valid | bio_names
     unknown = set(kwargs) - valid
     if unknown:
         raise ValueError(
@@ -240,7 +254,12 @@ def build_model(kind: str, image_shape: Sequence[int], n_neurons: int, **kwargs)
         )
     if kind == "ln":
         return LNModel(image_shape, n_neurons, **kwargs)
-    core = ConvCore(in_channels=1, **{k: v for k, v in kwargs.items() if k in core_names})
+    core_kwargs = {k: v for k, v in kwargs.items() if k in core_names}
+    if components:
+        extra = {k: v for k, v in kwargs.items() if k in bio_names}
+        core = BioCore(image_shape, components, **extra, **core_kwargs)
+    else:
+        core = ConvCore(in_channels=1, **core_kwargs)
     readout_kwargs = {k: v for k, v in kwargs.items() if k in readout_names}
     readout = readout_cls((core.out_channels, *image_shape), n_neurons, **readout_kwargs)
     return EncodingModel(core, readout, nonlinearity=kwargs.get("nonlinearity", "elu1"))
