@@ -13,15 +13,22 @@ from neurobook.train import predict
 MEASURES = ("single_trial_corr", "corr_to_avg", "oracle", "feve", "fraction_of_limit")
 
 
-def evaluate(model: torch.nn.Module, test: StimulusResponseData, device: str = "auto") -> pd.DataFrame:
+def evaluate(model: torch.nn.Module, test: StimulusResponseData, device: str = "auto",
+             neurons: np.ndarray | None = None) -> pd.DataFrame:
     """Per-neuron measures on ``test`` (a tier with repeated images); the model never saw these trials.
 
     Columns: single-trial correlation, correlation to the repeat average, the oracle (leave-one-out repeat
     correlation), FEVE, and the fraction of the predictability limit (CCnorm, Schoppe et al. 2016).
+    ``neurons``: the model's output columns that ``test``'s neurons are (when the model predicts more neurons).
     """
     if len(np.unique(test.image_ids)) == len(test.image_ids):
         raise ValueError("evaluate needs repeated images (the test tier) to estimate the noise ceiling")
     pred = predict(model, test.images, device=device)
+    if neurons is not None:
+        pred = pred[:, np.asarray(neurons)]
+    if pred.shape[1] != test.n_neurons:
+        raise ValueError(f"the model gives {pred.shape[1]} neurons but the test data has {test.n_neurons}; "
+                         "pass neurons= to pick the model's columns")
     resp, ids = test.responses, test.image_ids
     return pd.DataFrame({
         "neuron": np.arange(test.n_neurons),

@@ -1,5 +1,6 @@
 """Data layer: registry, download and verification, typed loaders and simulators."""
 
+from neurobook.data.cowley2023 import load_cowley2023, load_repeats
 from neurobook.data.fetch import ChecksumError, DataNotFoundError, data_file, fetch, verify
 from neurobook.data.lurz2020 import load_lurz2020
 from neurobook.data.registry import DATASETS, get_dataset
@@ -8,5 +9,5 @@ from neurobook.data.types import StimulusResponseData
 
 __all__ = [
     "CELL_TYPES", "DATASETS", "ChecksumError", "DataNotFoundError", "StimulusResponseData", "data_file", "fetch",
-    "get_dataset", "load_lurz2020", "pink_noise_images", "simulate_v1_population", "verify",
+    "get_dataset", "load_cowley2023", "load_lurz2020", "load_repeats", "pink_noise_images", "simulate_v1_population", "verify",
 ]

@@ -14,7 +14,8 @@ class StimulusResponseData:
     """Images shown on trials and the neural responses they evoked.
 
     Attributes:
-        images: (n_trials, height, width) float32 stimulus frames.
+        images: (n_trials, height, width) float32 stimulus frames, or (n_trials, channels, height, width) for
+            colour images (channels first).
         responses: (n_trials, n_neurons) float32 responses (rates, counts or deconvolved activity).
         tiers: (n_trials,) str, one of ``train``/``validation``/``test`` per trial.
         image_ids: (n_trials,) int; equal ids are repeats of the same image.
@@ -38,8 +39,11 @@ class StimulusResponseData:
         self.tiers = np.asarray(self.tiers).astype(str)
         self.image_ids = np.asarray(self.image_ids).astype(np.int64)
         self.neuron_ids = np.asarray(self.neuron_ids).astype(np.int64)
-        if self.images.ndim != 3:
-            raise ValueError(f"images must be (n_trials, height, width); got shape {self.images.shape}")
+        if self.images.ndim not in (3, 4):
+            raise ValueError(
+                f"images must be (n_trials, height, width) or (n_trials, channels, height, width); "
+                f"got shape {self.images.shape}"
+            )
         n = self.images.shape[0]
         if self.responses.ndim != 2 or self.responses.shape[0] != n:
             raise ValueError(
@@ -63,7 +67,12 @@ class StimulusResponseData:
 
     @property
     def image_shape(self) -> tuple[int, int]:
-        return self.images.shape[1], self.images.shape[2]
+        return self.images.shape[-2], self.images.shape[-1]
+
+    @property
+    def n_channels(self) -> int:
+        """1 for grayscale (n, H, W) images, else the channel axis of (n, C, H, W)."""
+        return 1 if self.images.ndim == 3 else self.images.shape[1]
 
     def tier(self, name: str) -> StimulusResponseData:
         """The trials of one tier (``train``, ``validation`` or ``test``)."""
