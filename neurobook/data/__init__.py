@@ -9,5 +9,6 @@ from neurobook.data.types import StimulusResponseData
 
 __all__ = [
     "CELL_TYPES", "DATASETS", "ChecksumError", "DataNotFoundError", "StimulusResponseData", "data_file", "fetch",
-    "get_dataset", "load_cowley2023", "load_lurz2020", "load_repeats", "pink_noise_images", "simulate_v1_population", "verify",
+    "get_dataset", "load_cowley2023", "load_lurz2020", "load_repeats", "pink_noise_images",
+    "simulate_v1_population", "verify",
 ]

@@ -3,6 +3,7 @@
 from neurobook.models.cores import ConvCore
 from neurobook.models.encoder import MODEL_KINDS, EncodingModel, ImageModel, LNModel, build_model
 from neurobook.models.readouts import FactorizedReadout, GaussianReadout
+from neurobook.models.template import TemplateNeurons
 
 __all__ = [
     "MODEL_KINDS",
@@ -12,5 +13,6 @@ __all__ = [
     "GaussianReadout",
     "ImageModel",
     "LNModel",
+    "TemplateNeurons",
     "build_model",
 ]
