@@ -271,7 +271,7 @@ pixel_reg = [to_pixels(most_exciting_inputs(model, chosen, steps=settings["mei_s
 images["pixel, regularized"] = pixel_reg[0]
 timings["pixel, regularized"] = (time.time() - t0) / 2
 t0 = time.time()
-latent = latent_ascent(model, chosen, prior, steps=settings["latent_steps"], lr=0.05, restarts=settings["restarts"],
+latent = latent_ascent(model, chosen, prior, steps=settings["latent_steps"], lr=0.1, restarts=settings["restarts"],
                        device=str(dev), seed=seed)
 best_restart = latent["responses"].argmax(1)
 images["latent, gradient"] = latent["images"][np.arange(len(chosen)), best_restart]
@@ -379,7 +379,7 @@ gt_best_natural = predict(gt, data.images, device=str(dev)).max(0)
 gt_images = {
     "pixel, regularized": most_exciting_inputs(gt, np.arange(n_gt), steps=settings["mei_steps"], device=str(dev),
                                                seed=seed) * 127.5 + 127.5,
-    "latent, gradient": latent_ascent(gt, np.arange(n_gt), prior, steps=settings["latent_steps"], lr=0.05,
+    "latent, gradient": latent_ascent(gt, np.arange(n_gt), prior, steps=settings["latent_steps"], lr=0.1,
                                       device=str(dev), seed=seed)["images"][:, 0],
 }
 gt_objective = neuron_objective(gt, np.arange(n_gt), prior, device=str(dev))

@@ -55,3 +55,31 @@ def test_bad_arguments_are_explained():
         load_cowley2023(sessions=["999999"])
     with pytest.raises(ValueError, match="downsample"):
         load_cowley2023(sessions=["210325"], downsample=3)
+
+
+def test_fit_masks_unrecorded_neurons_and_learns_colour():
+    """Two 'sessions' with disjoint neurons and images (NaN elsewhere): the colour CNN learns both."""
+    import torch
+
+    from neurobook.data import StimulusResponseData
+    from neurobook.models import build_model
+    from neurobook.train import fit, poisson_loss
+
+    rng = np.random.default_rng(0)
+    n, h = 600, 12
+    images = rng.uniform(0, 255, (n, 3, h, h)).astype(np.float32)
+    drive = np.stack([images[:, 0, 4:8, 4:8].mean((1, 2)), images[:, 2, 2:6, 6:10].mean((1, 2))], 1) / 255
+    drive = (drive - drive.mean(0)) / drive.std(0)
+    responses = rng.poisson(3 * np.exp(0.7 * drive)).astype(np.float32)
+    responses[: n // 2, 1] = np.nan  # neuron 1 not recorded in "session" A
+    responses[n // 2:, 0] = np.nan  # neuron 0 not recorded in "session" B
+    tiers = np.where(np.arange(n) % 5 == 0, "validation", "train")
+    data = StimulusResponseData(images, responses, tiers, np.arange(n), np.arange(2))
+    model = build_model("cnn_gaussian", (h, h), 2, in_channels=3, hidden_channels=4, layers=1, input_kernel=5)
+    run = fit(model, data, epochs=10, device="cpu", batch_size=32, lr=1e-2)
+    assert np.isfinite(run.best_val_corr) and run.best_val_corr > 0.2
+    assert all(np.isfinite(hh["train_loss"]) for hh in run.history)
+    with pytest.raises(ValueError, match="built for images"):
+        model(torch.zeros(2, 1, h, h))
+    mask = torch.tensor([[True, False]])
+    assert float(poisson_loss(torch.ones(1, 2), torch.tensor([[1.0, 5.0]]), mask=mask)) == pytest.approx(1.0, abs=1e-4)
