@@ -69,7 +69,7 @@ CHAPTERS: dict[str, Chapter] = {
             claims=(
                 Claim("best model neurons' held-out correlation", "up to r = 0.8 (IT columns, Malakhova)",
                       "max_test_corr", "{:.3f}"),
-                Claim("latent-space preferred image / best natural image", ">= 1.5x (aim; Malakhova, qualitative)",
+                Claim("latent-space preferred image / best natural image", "natural-looking images that drive the neuron (qualitative)",
                       "latent_over_best_natural", "{:.2f}x"),
                 Claim("GA (XDream) share of the gradient result within the budget",
                       "evolution finds strongly driving images for real neurons (Ponce et al.)",
