@@ -323,9 +323,11 @@ display(Markdown(
     + ("The 1.5× aim is met." if latent_ratio >= 1.5 else
        "The 1.5× aim is **not** met in this run: the latent images stay "
        + ("below" if latent_ratio < 1 else "above, but within 1.5× of,")
-       + " the best natural image, because this prior cannot yet make the images these model neurons prefer (see "
-       "the samples above); pixel ascent, which is not confined to the prior, does better on response and worse on "
-       "naturalness.")
+       + " the best natural image, most likely because this small prior cannot make the images these model neurons "
+       "prefer (see its samples above)."
+       + (" Pixel ascent, which is not confined to the prior, drives them harder"
+          + (" but strays further from natural spectra." if pixel_gap > slope_gap else ".")
+          if rel["pixel, plain"] > latent_ratio else ""))
     + (" Evolution matching the gradient result means both searches reach the best this prior offers."
        if min(evo_of_gradient.values()) >= 0.95 else "")
 ))
