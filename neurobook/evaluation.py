@@ -13,15 +13,22 @@ from neurobook.train import predict
 MEASURES = ("single_trial_corr", "corr_to_avg", "oracle", "feve", "fraction_of_limit")
 
 
-def evaluate(model: torch.nn.Module, test: StimulusResponseData, device: str = "auto") -> pd.DataFrame:
+def evaluate(model: torch.nn.Module, test: StimulusResponseData, device: str = "auto",
+             neurons: np.ndarray | None = None) -> pd.DataFrame:
     """Per-neuron measures on ``test`` (a tier with repeated images); the model never saw these trials.
 
     Columns: single-trial correlation, correlation to the repeat average, the oracle (leave-one-out repeat
     correlation), FEVE, and the fraction of the predictability limit (CCnorm, Schoppe et al. 2016).
+    ``neurons``: the model's output columns that ``test``'s neurons are (when the model predicts more neurons).
     """
     if len(np.unique(test.image_ids)) == len(test.image_ids):
         raise ValueError("evaluate needs repeated images (the test tier) to estimate the noise ceiling")
     pred = predict(model, test.images, device=device)
+    if neurons is not None:
+        pred = pred[:, np.asarray(neurons)]
+    if pred.shape[1] != test.n_neurons:
+        raise ValueError(f"the model gives {pred.shape[1]} neurons but the test data has {test.n_neurons}; "
+                         "pass neurons= to pick the model's columns")
     resp, ids = test.responses, test.image_ids
     return pd.DataFrame({
         "neuron": np.arange(test.n_neurons),
@@ -67,12 +74,12 @@ def fit_each_cell(kind: str, data: StimulusResponseData, *, epochs: int, device:
     from neurobook.models.retina import build_retina_model
     from neurobook.train import fit
 
-    if data.history < 2:
+    if data.n_channels < 2:
         raise ValueError("data must hold a stimulus history (n, history, H, W); use RetinaRecording.to_data")
     results = []
     for cell in range(data.n_neurons):
         seed_everything(seed)
-        model = build_retina_model(kind, data.history, data.image_shape, 1, **model_kwargs)
+        model = build_retina_model(kind, data.n_channels, data.image_shape, 1, **model_kwargs)
         results.append(fit(model, data.select_neurons([cell]), epochs=epochs, batch_size=batch_size, lr=lr,
                            device=device, seed=seed, patience=patience))
     return results
@@ -117,7 +124,7 @@ def transfer_fit(source: torch.nn.Module | None, data: StimulusResponseData, mod
         raise ValueError(f"transfer fits one cell at a time; data has {data.n_neurons} cells")
     seed_everything(seed)
     if mode == "scratch":
-        model = build_retina_model("retina_cnn", data.history, data.image_shape, 1, **model_kwargs)
+        model = build_retina_model("retina_cnn", data.n_channels, data.image_shape, 1, **model_kwargs)
     else:
         if not isinstance(source, RetinaCNN):
             raise TypeError(f"source must be a trained RetinaCNN for mode {mode!r}, got {type(source).__name__}")
@@ -126,3 +133,40 @@ def transfer_fit(source: torch.nn.Module | None, data: StimulusResponseData, mod
             for p in layer.parameters():
                 p.requires_grad_(mode == "all")
     return fit(model, data, epochs=epochs, batch_size=batch_size, device=device, seed=seed, patience=3)
+
+
+def preferred_image_measures(model: torch.nn.Module, neurons: np.ndarray, images: np.ndarray,
+                             best_natural: np.ndarray, discriminator=None, device: str = "auto") -> pd.DataFrame:
+    """Response, response relative to the best natural image, spectral slope and discriminator score per image.
+
+    ``images`` (n, C, H, W) in the model's pixel units (0..255), image i meant for neuron ``neurons[i]``;
+    ``best_natural`` (n,) each neuron's largest predicted response over the data set's natural images;
+    ``discriminator`` a callable images -> probability of 'natural' (e.g. a bound
+    :func:`neurobook.generative.discriminator_score`), or None.
+    """
+    images = np.clip(np.asarray(images, np.float32), 0, 255)
+    neurons = np.asarray(neurons)
+    if len(images) != len(neurons) or len(best_natural) != len(neurons):
+        raise ValueError(f"need one image and one best natural response per neuron; got {len(images)} images, "
+                         f"{len(neurons)} neurons, {len(best_natural)} best responses")
+    response = predict(model, images, device=device)[np.arange(len(neurons)), neurons]
+    table = pd.DataFrame({"neuron": neurons, "response": response,
+                          "relative_to_best_natural": response / np.asarray(best_natural),
+                          "spectral_slope": metrics.power_spectrum_slope(images)})
+    if discriminator is not None:
+        table["discriminator"] = discriminator(images)
+    return table
+
+
+def restart_diversity(images: np.ndarray) -> np.ndarray:
+    """Per neuron, 1 - mean pairwise pixel correlation among its restarts; ``images`` (n, restarts, ...)."""
+    images = np.asarray(images, np.float64)
+    n, r = images.shape[:2]
+    if r < 2:
+        raise ValueError("restart_diversity needs at least 2 restarts per neuron")
+    flat = images.reshape(n, r, -1)
+    flat = flat - flat.mean(2, keepdims=True)
+    flat /= np.linalg.norm(flat, axis=2, keepdims=True).clip(1e-12)
+    corr = np.einsum("nip,njp->nij", flat, flat)
+    off = ~np.eye(r, dtype=bool)
+    return 1 - corr[:, off].mean(1)

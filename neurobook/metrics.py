@@ -17,6 +17,7 @@ __all__ = [
     "match_subunits",
     "normalized_correlation",
     "oracle_correlation",
+    "power_spectrum_slope",
     "share_within_limit",
     "shifted_correlation",
     "single_trial_correlation",
@@ -256,3 +257,32 @@ def envelope_match(envelope: np.ndarray, subunits: np.ndarray, kernel: int) -> n
     top, left = (h - kernel) // 2, (w - kernel) // 2
     crop = envelope[top : top + kernel, left : left + kernel]
     return match_subunits(np.repeat(crop[None], len(subunits), 0), subunits)[0]
+
+
+def power_spectrum_slope(images: np.ndarray, fmin: float = 2.0, fmax: float | None = None) -> np.ndarray:
+    """Slope of the log radially averaged power spectrum against log spatial frequency, per image.
+
+    ``images`` (n, H, W) grayscale or (n, 3, H, W) colour (averaged to luminance); each image's mean is removed and a
+    Hann window applied. The fit uses frequencies ``fmin`` .. ``fmax`` cycles per image (default up to H/2 - 1).
+    Natural images have slopes near -2 (power ~ 1/f^2); white noise near 0.
+    """
+    x = np.asarray(images, np.float64)
+    if x.ndim == 4:
+        x = x.mean(1)
+    if x.ndim != 3 or min(x.shape[1:]) < 8:
+        raise ValueError(f"images must be (n, H, W) or (n, C, H, W) with H, W >= 8; got shape {np.shape(images)}")
+    n, h, w = x.shape
+    win = np.outer(np.hanning(h), np.hanning(w))
+    x = (x - x.mean(axis=(1, 2), keepdims=True)) * win
+    power = np.abs(np.fft.fftshift(np.fft.fft2(x), axes=(1, 2))) ** 2
+    fy, fx = np.meshgrid(np.arange(h) - h // 2, np.arange(w) - w // 2, indexing="ij")
+    radius = np.round(np.hypot(fy, fx)).astype(int)
+    fmax = min(h, w) // 2 - 1 if fmax is None else fmax
+    freqs = np.arange(int(np.ceil(fmin)), int(fmax) + 1)
+    if len(freqs) < 3:
+        raise ValueError(f"need at least 3 frequencies between fmin={fmin} and fmax={fmax}")
+    radial = np.stack([power[:, radius == f].mean(1) for f in freqs], axis=1)
+    logf = np.log(freqs)
+    logp = np.log(radial + 1e-12)
+    a = logf - logf.mean()
+    return ((logp - logp.mean(1, keepdims=True)) * a).sum(1) / (a ** 2).sum()

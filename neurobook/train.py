@@ -35,13 +35,31 @@ class TrainResult:
     images_per_second: float = 0.0
 
 
-def poisson_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Poisson negative log-likelihood (up to a constant), summed over neurons, mean over the batch."""
-    return (pred - target * torch.log(pred + eps)).sum(1).mean()
+def poisson_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6,
+                 mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Poisson negative log-likelihood (up to a constant), summed over neurons, mean over the batch.
+
+    ``mask`` (same shape, bool) keeps only the recorded entries (e.g. neurons of the image's own session).
+    """
+    nll = pred - target * torch.log(pred + eps)
+    if mask is not None:
+        nll = torch.where(mask, nll, torch.zeros_like(nll))
+    return nll.sum(1).mean()
 
 
-def _mean_correlation(pred: torch.Tensor, target: torch.Tensor) -> float:
-    """Mean over neurons of the per-neuron Pearson correlation (constant columns count as 0)."""
+def _mean_correlation(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+    """Mean over neurons of the per-neuron Pearson correlation (constant columns count as 0).
+
+    With ``mask``, each neuron's correlation uses only its recorded rows.
+    """
+    if mask is not None:
+        w = mask.float()
+        n = w.sum(0).clamp_min(1)
+        p = (pred - (w * pred).sum(0) / n) * w
+        t = (torch.where(mask, target, torch.zeros_like(target)) - (w * torch.nan_to_num(target)).sum(0) / n) * w
+        den = (p.pow(2).sum(0) * t.pow(2).sum(0)).sqrt()
+        corr = torch.where(den > 1e-12, (p * t).sum(0) / den.clamp_min(1e-12), torch.zeros_like(den))
+        return float(corr.mean())
     p = pred - pred.mean(0)
     t = target - target.mean(0)
     den = (p.pow(2).sum(0) * t.pow(2).sum(0)).sqrt()
@@ -115,7 +133,9 @@ def fit(
     ``progress`` shows a bar over epochs (``desc`` names it) and reports each epoch to a running build.
     ``init_bias`` sets output biases to the training mean responses before training.
     ``normalize_responses`` trains on responses divided by each neuron's training std (stored in the model as
-    its output scale, so predictions stay in data units).
+    its output scale, so predictions stay in data units). NaN responses (neurons not recorded on a trial, e.g. when
+    sessions are stacked so that one shared core learns them all) are left out of the loss and the validation
+    correlation.
     """
     if not isinstance(data, StimulusResponseData):
         raise TypeError(f"data must be a StimulusResponseData, got {type(data).__name__}")
@@ -136,17 +156,24 @@ def fit(
     model.to(dev)
     if hasattr(model, "set_input_stats"):
         model.set_input_stats(*_input_stats(train.images))
-    std = torch.from_numpy(train.responses.std(0)).to(dev)
+    masked = bool(np.isnan(train.responses).any() or np.isnan(val.responses).any())
+    if masked and (np.isnan(train.responses).all(0).any() or np.isnan(val.responses).all(0).any()):
+        raise ValueError("every neuron needs recorded (non-NaN) responses in both the train and validation tiers")
+    std = torch.from_numpy(np.nanstd(train.responses, 0).astype(np.float32)).to(dev)
     scale = torch.where(std > 0, std, torch.ones_like(std)) if normalize_responses else torch.ones_like(std)
     if hasattr(model, "set_output_scale"):
         model.set_output_scale(scale)
     if init_bias and hasattr(model, "initialize_bias"):
-        model.initialize_bias(torch.from_numpy(train.responses.mean(0)).to(dev) / scale)
+        model.initialize_bias(torch.from_numpy(np.nanmean(train.responses, 0).astype(np.float32)).to(dev) / scale)
 
     x_train = torch.from_numpy(train.images).to(dev)
     y_train = torch.from_numpy(train.responses).to(dev)
     x_val = torch.from_numpy(val.images).to(dev)
     y_val = torch.from_numpy(val.responses).to(dev)
+    m_train = torch.isfinite(y_train) if masked else None
+    m_val = torch.isfinite(y_val) if masked else None
+    if masked:
+        y_train, y_val = torch.nan_to_num(y_train), torch.nan_to_num(y_val)
     n = x_train.shape[0]
     generator = torch.Generator(device=dev).manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -168,7 +195,8 @@ def fit(
             ctx, _ = _autocast(dev, amp)
             with ctx:
                 pred = model(x_train[idx].float())
-            loss = poisson_loss(pred.float() / scale, y_train[idx] / scale) + model.regularizer()
+            mask = m_train[idx] if m_train is not None else None
+            loss = poisson_loss(pred.float() / scale, y_train[idx] / scale, mask=mask) + model.regularizer()
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -181,7 +209,7 @@ def fit(
         if not torch.isfinite(total):  # checked once per epoch: no per-batch GPU sync
             raise FloatingPointError(f"training loss became {float(total)} in epoch {epoch}; lower lr")
         seen += n
-        val_corr = _mean_correlation(_predict_tensor(model, x_val, 512, amp), y_val)
+        val_corr = _mean_correlation(_predict_tensor(model, x_val, 512, amp), y_val, m_val)
         current_lr = optimizer.param_groups[0]["lr"]
         history.append(
             {"epoch": epoch, "train_loss": float(total) / batches, "val_corr": val_corr,

@@ -57,7 +57,7 @@ def test_history_stack_and_to_data(rec):
     assert x.shape == (3, 3, 2, 2)
     assert np.array_equal(x[0, 0], frames[2]) and np.array_equal(x[0, 2], frames[0])
     data = rec.to_data(12)
-    assert data.images.dtype == np.int8 and data.history == 12 and data.image_shape == (12, 12)
+    assert data.images.dtype == np.int8 and data.n_channels == 12 and data.image_shape == (12, 12)
     assert (data.tiers == "test").sum() == 289 and (data.tiers == "validation").sum() == 1489
     with pytest.raises(ValueError, match="n_validation_trials"):
         rec.to_data(12, n_validation_trials=6)

@@ -1,5 +1,6 @@
 """Data layer: registry, download and verification, typed loaders and simulators."""
 
+from neurobook.data.cowley2023 import load_cowley2023, load_repeats
 from neurobook.data.fetch import ChecksumError, DataNotFoundError, data_file, fetch, verify
 from neurobook.data.lurz2020 import load_lurz2020
 from neurobook.data.npz import UserDataError, load_npz
@@ -9,6 +10,6 @@ from neurobook.data.types import StimulusResponseData
 
 __all__ = [
     "CELL_TYPES", "DATASETS", "ChecksumError", "DataNotFoundError", "StimulusResponseData", "UserDataError",
-    "data_file", "fetch", "get_dataset", "load_lurz2020", "load_npz", "pink_noise_images", "simulate_v1_population",
-    "verify",
+    "data_file", "fetch", "get_dataset", "load_cowley2023", "load_lurz2020", "load_npz", "load_repeats",
+    "pink_noise_images", "simulate_v1_population", "verify",
 ]

@@ -14,10 +14,10 @@ class StimulusResponseData:
     """Images shown on trials and the neural responses they evoked.
 
     Attributes:
-        images: (n_trials, height, width) float32 stimulus frames, or (n_trials, history, height, width) for a
-            stimulus history as input channels (channel k = the frame k bins before the response bin; retina).
-            float32 unless given as int8/uint8/float16, which are kept to save memory (binary noise is exact
-            in int8); :func:`neurobook.train.fit` casts each batch to float32.
+        images: (n_trials, height, width) float32 stimulus frames, or (n_trials, channels, height, width) with
+            channels first: colour channels, or a stimulus history as channels (retina: channel k = the frame k bins
+            before the response bin). float32 unless given as int8/uint8/float16, which are kept to save memory
+            (binary noise is exact in int8); :func:`neurobook.train.fit` casts each batch to float32.
         responses: (n_trials, n_neurons) float32 responses (rates, counts or deconvolved activity).
         tiers: (n_trials,) str, one of ``train``/``validation``/``test`` per trial.
         image_ids: (n_trials,) int; equal ids are repeats of the same image.
@@ -46,7 +46,7 @@ class StimulusResponseData:
         self.neuron_ids = np.asarray(self.neuron_ids).astype(np.int64)
         if self.images.ndim not in (3, 4):
             raise ValueError(
-                f"images must be (n_trials, height, width) or (n_trials, history, height, width); "
+                f"images must be (n_trials, height, width) or (n_trials, channels, height, width); "
                 f"got shape {self.images.shape}"
             )
         n = self.images.shape[0]
@@ -75,8 +75,8 @@ class StimulusResponseData:
         return self.images.shape[-2], self.images.shape[-1]
 
     @property
-    def history(self) -> int:
-        """Frames of stimulus history per trial: 1 for still images, ``images.shape[1]`` for 4-D stimuli."""
+    def n_channels(self) -> int:
+        """1 for (n, H, W) images, else the channel axis of (n, C, H, W): colour channels or history frames."""
         return 1 if self.images.ndim == 3 else self.images.shape[1]
 
     def tier(self, name: str) -> StimulusResponseData:

@@ -1,9 +1,12 @@
 """Network inversion: preferred images (MEIs), gradient receptive fields and image transforms."""
 
+from neurobook.inversion.evolution import EvolutionResult, cma_es, genetic_algorithm, neuron_objective
 from neurobook.inversion.gradient_rf import gradient_receptive_fields
+from neurobook.inversion.latent import clamp_latent_norm, latent_ascent
 from neurobook.inversion.mei import most_exciting_inputs, project_norm
 from neurobook.inversion.transforms import compose, gaussian_blur, jitter
 
 __all__ = [
-    "compose", "gaussian_blur", "gradient_receptive_fields", "jitter", "most_exciting_inputs", "project_norm",
+    "EvolutionResult", "clamp_latent_norm", "cma_es", "compose", "genetic_algorithm", "latent_ascent",
+    "neuron_objective", "gaussian_blur", "gradient_receptive_fields", "jitter", "most_exciting_inputs", "project_norm",
 ]

@@ -47,8 +47,10 @@ def most_exciting_inputs(
     Jitter and blur act only during the first ``anneal`` share of the steps (they keep the early
     image robust and smooth); the remaining steps are plain ascent, so fine structure is not smeared.
 
+    Colour models (``model.in_channels`` = C > 1) get colour images, default norm ``sqrt(C * H * W)``.
+
     Returns:
-        (len(neurons), H, W) float32 array.
+        (len(neurons), H, W) float32 array, or (len(neurons), C, H, W) for colour models.
     """
     idx = check_neurons(model, neurons)
     h, w = image_shape(model)
@@ -56,7 +58,8 @@ def most_exciting_inputs(
         raise ValueError(f"steps must be an int >= 0, got {steps!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    norm = math.sqrt(h * w) if norm is None else float(norm)
+    c = int(getattr(model, "in_channels", 1))
+    norm = math.sqrt(c * h * w) if norm is None else float(norm)
     if not 0 <= anneal <= 1:
         raise ValueError(f"anneal must be in [0, 1], got {anneal}")
     if not norm > 0 or not lr > 0:
@@ -70,7 +73,7 @@ def most_exciting_inputs(
     with frozen(model):
         for start in range(0, len(idx), batch_size):
             chunk = torch.as_tensor(idx[start : start + batch_size], device=dev)
-            x = torch.randn(len(chunk), 1, h, w, generator=gen).to(dev)
+            x = torch.randn(len(chunk), c, h, w, generator=gen).to(dev)
             x = project_norm(x, norm)
             rows = torch.arange(len(chunk), device=dev)
             for step in range(steps):
@@ -82,6 +85,6 @@ def most_exciting_inputs(
                     grad = blur(grad) if regularize else grad
                     rms = grad.flatten(1).pow(2).mean(1).sqrt().clamp_min(1e-12)
                     x = project_norm(x + lr * grad / rms.view(-1, 1, 1, 1), norm)
-            out.append(x.detach().squeeze(1).cpu())
+            out.append((x.detach().squeeze(1) if c == 1 else x.detach()).cpu())
     return torch.cat(out).numpy().astype(np.float32)
 

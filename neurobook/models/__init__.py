@@ -4,6 +4,7 @@ from neurobook.models.bio import COMPONENTS, BioCore, count_parameters, parse_co
 from neurobook.models.cores import ConvCore
 from neurobook.models.encoder import MODEL_KINDS, EncodingModel, ImageModel, LNModel, build_model
 from neurobook.models.readouts import FactorizedReadout, GaussianReadout
+from neurobook.models.template import TemplateNeurons
 
 __all__ = [
     "COMPONENTS",
@@ -17,5 +18,6 @@ __all__ = [
     "GaussianReadout",
     "ImageModel",
     "LNModel",
+    "TemplateNeurons",
     "build_model",
 ]

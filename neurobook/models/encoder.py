@@ -55,6 +55,7 @@ class ImageModel(nn.Module):
     image_shape: tuple[int, int]
     n_neurons: int
     nonlinearity: str
+    in_channels: int = 1
 
     def __init__(self) -> None:
         super().__init__()
@@ -85,19 +86,20 @@ class ImageModel(nn.Module):
         return (images - self.input_mean) / self.input_std
 
     def check_images(self, images: torch.Tensor) -> torch.Tensor:
-        """Validate (B, H, W) or (B, 1, H, W) and return (B, 1, H, W) float."""
+        """Validate (B, H, W) or (B, C, H, W) (C = ``in_channels``) and return (B, C, H, W) float."""
         if not isinstance(images, torch.Tensor):
             raise TypeError(
-                f"{type(self).__name__} expects a torch.Tensor of images (B, H, W) or (B, 1, H, W); "
+                f"{type(self).__name__} expects a torch.Tensor of images (B, H, W) or (B, C, H, W); "
                 f"got {type(images).__name__}"
             )
         h, w = self.image_shape
-        if images.dim() == 3:
+        c = self.in_channels
+        if images.dim() == 3 and c == 1:
             images = images.unsqueeze(1)
-        if images.dim() != 4 or images.shape[1] != 1 or tuple(images.shape[2:]) != (h, w):
+        if images.dim() != 4 or images.shape[1] != c or tuple(images.shape[2:]) != (h, w):
+            expected = f"(B, {h}, {w}) or (B, 1, {h}, {w})" if c == 1 else f"(B, {c}, {h}, {w}) (channels first)"
             raise ValueError(
-                f"{type(self).__name__} was built for images (B, {h}, {w}) or (B, 1, {h}, {w}); "
-                f"got shape {tuple(images.shape)}"
+                f"{type(self).__name__} was built for images {expected}; got shape {tuple(images.shape)}"
             )
         if not images.is_floating_point():
             images = images.float()
@@ -149,6 +151,7 @@ class EncodingModel(ImageModel):
         self.nonlinearity = _check_nonlinearity(nonlinearity)
         self.image_shape = (int(in_shape[1]), int(in_shape[2]))
         self.n_neurons = int(readout.n_neurons)
+        self.in_channels = int(getattr(core, "in_channels", 1))
 
     def forward_standardized(self, x: torch.Tensor) -> torch.Tensor:
         """Standardized images (B, 1, H, W) or (B, H, W) -> rates (B, n_neurons)."""
@@ -228,8 +231,9 @@ def build_model(kind: str, image_shape: Sequence[int], n_neurons: int, component
     ``local_depthwise``, ``gamma_local``.
 
     For the CNNs, kwargs may name any argument of :class:`ConvCore` (``hidden_channels``, ``layers``,
-    ``input_kernel``, ``hidden_kernel``, ``gamma_input``, ``gamma_hidden``, ``momentum``, not
-    ``in_channels``), of the readout, and ``nonlinearity``. For ``"ln"``: those of :class:`LNModel`.
+    ``input_kernel``, ``hidden_kernel``, ``gamma_input``, ``gamma_hidden``, ``momentum``, and
+    ``in_channels``: 3 for colour images, not with components), of the readout, and ``nonlinearity``. For
+    ``"ln"``: those of :class:`LNModel`.
     """
     if kind not in MODEL_KINDS:
         raise ValueError(f"kind must be one of {MODEL_KINDS}, got {kind!r}")
@@ -241,7 +245,7 @@ def build_model(kind: str, image_shape: Sequence[int], n_neurons: int, component
         valid = _kwarg_names(LNModel.__init__) - {"image_shape"}
     else:
         readout_cls = GaussianReadout if kind == "cnn_gaussian" else FactorizedReadout
-        core_names = _kwarg_names(ConvCore.__init__) - {"in_channels"}
+        core_names = _kwarg_names(ConvCore.__init__)
         readout_names = _kwarg_names(readout_cls.__init__)
         valid = core_names | readout_names | {"nonlinearity"}
         if components:
@@ -256,10 +260,13 @@ def build_model(kind: str, image_shape: Sequence[int], n_neurons: int, component
         return LNModel(image_shape, n_neurons, **kwargs)
     core_kwargs = {k: v for k, v in kwargs.items() if k in core_names}
     if components:
+        if core_kwargs.get("in_channels", 1) != 1:
+            raise ValueError("the biologically motivated components work on grayscale images (in_channels=1)")
         extra = {k: v for k, v in kwargs.items() if k in bio_names}
+        core_kwargs.pop("in_channels", None)
         core = BioCore(image_shape, components, **extra, **core_kwargs)
     else:
-        core = ConvCore(in_channels=1, **core_kwargs)
+        core = ConvCore(**core_kwargs)
     readout_kwargs = {k: v for k, v in kwargs.items() if k in readout_names}
     readout = readout_cls((core.out_channels, *image_shape), n_neurons, **readout_kwargs)
     return EncodingModel(core, readout, nonlinearity=kwargs.get("nonlinearity", "elu1"))

@@ -1,0 +1,159 @@
+"""Chapter 5 modules: V4 loader, image prior and its cache, latent-space and evolutionary inversion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from neurobook import metrics
+from neurobook.generative import (
+    Discriminator,
+    ImagePrior,
+    PriorConfig,
+    discriminator_score,
+    load_or_train_prior,
+    prior_path,
+)
+from neurobook.generative.cache import save_prior
+from neurobook.inversion import cma_es, genetic_algorithm, latent_ascent, most_exciting_inputs, neuron_objective
+from neurobook.models import TemplateNeurons
+
+SIZE, ZD = 16, 16
+
+
+class _LinearGenerator(torch.nn.Module):
+    """tanh(W z): a fixed random decoder whose images differ a lot between latents (fast stand-in for a GAN)."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.weight = torch.nn.Parameter(torch.randn(3 * SIZE * SIZE, ZD, generator=g) / ZD**0.5)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(z @ self.weight.T).view(-1, 3, SIZE, SIZE)
+
+
+def _prior(seed: int = 0) -> ImagePrior:
+    cfg = PriorConfig(size=SIZE, z_dim=ZD, width=8, steps=1, batch_size=4, n_patches=8, seed=seed)
+    return ImagePrior(_LinearGenerator(seed), Discriminator(SIZE, 8).eval(), cfg)
+
+
+def _neurons(prior: ImagePrior, n: int = 3) -> TemplateNeurons:
+    """Template neurons whose preferred patterns are images the generator can make (reachable ground truth)."""
+    imgs = prior.sample(n, seed=123) / 127.5 - 1.0
+    return TemplateNeurons(imgs - imgs.mean(axis=(1, 2, 3), keepdims=True), gain=8.0)
+
+
+def _best_random(model, prior, n_random: int = 256) -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.from_numpy(prior.sample(n_random, seed=7))).numpy().max(0)
+
+
+def test_latent_ascent_beats_best_random_image_and_shuffled_fails():
+    prior = _prior()
+    model = _neurons(prior)
+    base = _best_random(model, prior)
+    out = latent_ascent(model, [0, 1, 2], prior, steps=60, lr=0.1, device="cpu")
+    assert out["images"].shape == (3, 1, 3, SIZE, SIZE)
+    assert (out["responses"][:, 0] > base + 0.5 * (8.0 - base)).all()  # well above the best random image
+    assert (out["trace"][-1] >= out["trace"][0]).all()
+    # a shuffled assignment (neuron k's image shown to neuron k+1) does not drive the neuron
+    with torch.no_grad():
+        shuffled = model(torch.from_numpy(out["images"][[1, 2, 0], 0])).numpy()[np.arange(3), np.arange(3)]
+    assert (shuffled < out["responses"][:, 0] - 1.0).all()
+
+
+def test_pixel_mei_recovers_template():
+    prior = _prior()
+    model = _neurons(prior)
+    mei = most_exciting_inputs(model, [0, 1, 2], steps=80, lr=0.2, jitter=0, blur_sigma=0.0, device="cpu")
+    assert mei.shape == (3, 3, SIZE, SIZE)
+    t = model.templates.numpy()
+    r = [np.corrcoef(mei[i].ravel(), t[i].ravel())[0, 1] for i in range(3)]
+    assert min(r) > 0.95
+    assert np.corrcoef(mei[0].ravel(), t[1].ravel())[0, 1] < 0.6  # the wrong template does not match
+
+
+@pytest.mark.parametrize("method", [genetic_algorithm, cma_es])
+def test_evolution_drives_neuron_above_best_random(method):
+    prior = _prior()
+    model = _neurons(prior)
+    f = neuron_objective(model, [0, 1, 2], prior, device="cpu")
+    res = method(f, 3, ZD, generations=25, population=16, seed=0)
+    base = _best_random(model, prior, n_random=25 * 16)  # the same number of evaluations, at random
+    assert res.curve.shape == (25, 3) and res.evaluations[-1] == 400
+    assert (res.best > base).all()
+    assert (res.best > res.curve[0] + 0.5).all()
+
+
+@pytest.mark.parametrize("method", [genetic_algorithm, cma_es])
+def test_evolution_improves_on_toy_objective(method):
+    target = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+
+    def f(z):
+        return -((z - target[:, None, :]) ** 2).sum(-1)
+
+    res = method(f, 4, 6, generations=40, population=12, seed=1)
+    assert (np.diff(res.curve, axis=0) >= 0).all()  # best-so-far never falls
+    assert (res.curve[-1] > 0.2 * res.curve[0]).all()  # much closer than the first generation (scores < 0)
+    assert (res.best > -1.0).all()
+    assert np.abs(res.z - target).max() < 1.0
+
+
+def test_evolution_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="population"):
+        genetic_algorithm(lambda z: z.sum(-1), 2, 3, population=2)
+    with pytest.raises(ValueError, match="objective must return"):
+        cma_es(lambda z: z.sum(-1)[:, :1], 2, 3, generations=2, population=6)
+
+
+def test_prior_cache_detects_corrupt_and_mismatched(tmp_path):
+    cfg = PriorConfig(size=SIZE, z_dim=ZD, width=8, steps=3, batch_size=4, n_patches=8)
+    patches = np.random.default_rng(0).uniform(-1, 1, (8, 3, SIZE, SIZE)).astype(np.float32)
+    calls = []
+
+    def make():
+        calls.append(1)
+        return patches
+
+    p1 = load_or_train_prior(cfg, make, device="cpu", directory=tmp_path)
+    assert not p1.from_cache and len(calls) == 1
+    path = prior_path(cfg, tmp_path)
+    assert path.exists() and not list(tmp_path.glob("*.tmp"))
+    p2 = load_or_train_prior(cfg, make, device="cpu", directory=tmp_path)
+    assert p2.from_cache and len(calls) == 1
+    assert torch.equal(p2.generator.seed[0].weight, p1.generator.seed[0].weight)
+    # corrupt: flip bytes in the middle of the file
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2: len(raw) // 2 + 64] = bytes(64)
+    path.write_bytes(bytes(raw))
+    with pytest.warns(UserWarning, match="retraining"):
+        p3 = load_or_train_prior(cfg, make, device="cpu", directory=tmp_path)
+    assert not p3.from_cache and len(calls) == 2
+    # mismatched: a checkpoint of other settings stored under this config's name
+    other = PriorConfig(size=SIZE, z_dim=ZD, width=8, steps=4, batch_size=4, n_patches=8)
+    save_prior(load_or_train_prior(other, make, device="cpu", directory=tmp_path), path)
+    with pytest.warns(UserWarning, match="trained with"):
+        p4 = load_or_train_prior(cfg, make, device="cpu", directory=tmp_path)
+    assert not p4.from_cache
+
+
+def test_discriminator_score_and_shapes():
+    prior = _prior()
+    s = discriminator_score(prior, prior.sample(5))
+    assert s.shape == (5,) and ((s >= 0) & (s <= 1)).all()
+    with pytest.raises(ValueError, match="images must be"):
+        discriminator_score(prior, np.zeros((2, 3, 8, 8)))
+    with pytest.raises(ValueError, match="size"):
+        PriorConfig(size=4)
+
+
+def test_power_spectrum_slope_separates_noise_from_natural():
+    rng = np.random.default_rng(0)
+    white = rng.standard_normal((4, 32, 32))
+    f = np.hypot(*np.meshgrid(np.fft.fftfreq(32), np.fft.fftfreq(32), indexing="ij"))
+    f[0, 0] = 1
+    pink = np.real(np.fft.ifft2(np.fft.fft2(white) / f))  # amplitude 1/f -> power 1/f^2
+    assert abs(metrics.power_spectrum_slope(white).mean()) < 0.5
+    assert -2.6 < metrics.power_spectrum_slope(pink).mean() < -1.5
