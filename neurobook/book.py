@@ -254,6 +254,7 @@ def build_book(parameters: dict[str, Any] | None = None, *, force: bool = False,
                builder_args: tuple[str, ...] = ()) -> Path:
     """Run every written chapter (cached), refresh the scorecard and the widget assets, render with jupyter-book."""
     from neurobook.scorecard import write_scorecard
+    from neurobook.sweep_page import write_sweep_page
     from neurobook.webassets import install_math_assets, install_widget_assets
 
     values = dict(parameters or {})
@@ -270,6 +271,7 @@ def build_book(parameters: dict[str, Any] | None = None, *, force: bool = False,
             own = {k: v for k, v in values.items() if k in declared[chapter.slug]}
             run_chapter(chapter.slug, own, force=force)
         write_scorecard()
+        write_sweep_page()
         install_widget_assets()
         install_math_assets()
         cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(REPO_ROOT), *builder_args]

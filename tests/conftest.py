@@ -47,6 +47,9 @@ def quick_book(tmp_path_factory, data_root) -> Path:
     for chapter in written_chapters():
         run_chapter(chapter.slug, {"profile": "quick"}, force=True, output_dir=generated)
     write_scorecard(generated, results_dir=generated)
+    from neurobook.sweep_page import write_sweep_page
+
+    write_sweep_page(generated)
     return root
 
 
