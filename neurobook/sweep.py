@@ -70,7 +70,7 @@ class Sweep:
 
 def _write_json(path: Path, record: dict) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
+    tmp.write_text(json.dumps(record, indent=2, default=str))  # key order kept: the grid's order is its axes
     os.replace(tmp, path)
 
 
@@ -136,8 +136,10 @@ def expand(grid: dict[str, list[Any]]) -> list[Point]:
 
 
 def sweep_id(chapter: str, grid: dict[str, list[Any]], fixed: dict[str, Any]) -> str:
-    """A short hash of the sweep's definition: the same command finds the same folder."""
-    spec = json.dumps({"chapter": chapter, "grid": grid, "fixed": fixed}, sort_keys=True, default=str)
+    """A short hash of the sweep's definition: the same command finds the same folder (the grid's order counts:
+    it orders the points)."""
+    spec = json.dumps({"chapter": chapter, "grid": list(grid.items()), "fixed": fixed}, sort_keys=True,
+                      default=str)
     return hashlib.sha256(spec.encode()).hexdigest()[:8]
 
 

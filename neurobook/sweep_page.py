@@ -13,6 +13,7 @@ from neurobook.sweep import SWEEPS_DIR, TABLE_NAME, Sweep, list_sweeps, table_ro
 
 PAGE_NAME = "sweeps_page.md"
 SEED = "seed"
+HAS_RESULTS = ("done", "stale")  # stale: finished, but the chapter, code or data changed since (a rerun redoes it)
 HOW_TO = """No sweep has run yet. Run one, e.g. Chapter 1 over three seeds and both readouts in the quick profile:
 
 ```bash
@@ -53,7 +54,7 @@ def plot_sweep(sweep: Sweep, rows: list[dict], out_dir: Path) -> list[tuple[str,
     import matplotlib.pyplot as plt
     import numpy as np
 
-    done = [r for r in rows if r["status"] == "done"]
+    done = [r for r in rows if r["status"] in HAS_RESULTS]
     others = [n for n in sweep.grid if n != SEED]
     x_name = others[0] if others else SEED
     series_names = others[1:]
@@ -78,9 +79,11 @@ def plot_sweep(sweep: Sweep, rows: list[dict], out_dir: Path) -> list[tuple[str,
                 sds.append(float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0)
                 ns.append(len(vals))
             name = ", ".join(f"{n}={v}" for n, v in zip(series_names, label, strict=True)) or None
-            ax.errorbar(xs, means, yerr=sds, marker="o", capsize=4, label=name)
+            ax.errorbar(xs, means, yerr=sds, marker="o", capsize=4, label=name,
+                        linestyle="none" if categorical else "-")
         if categorical:
             ax.set_xticks(range(len(x_values)), [str(v) for v in x_values])
+            ax.set_xlim(-0.5, len(x_values) - 0.5)
         n_seeds = len(sweep.grid.get(SEED, [])) or 1
         ax.set_xlabel(x_name)
         ax.set_ylabel(key)
@@ -108,12 +111,14 @@ def sweep_section(sweep: Sweep, page_dir: Path) -> str:
     """Markdown for one sweep: what was swept, the table (short columns) and the plots."""
     rows = table_rows(sweep)
     write_table(sweep)
-    done = [r for r in rows if r["status"] == "done"]
+    done = [r for r in rows if r["status"] in HAS_RESULTS]
+    stale = sum(r["status"] == "stale" for r in rows)
     keys = headline_keys(sweep, done)
     columns = ["point", *sweep.grid, "status", *keys[:6], "run_device", "error"]
     table = Path(os.path.relpath(sweep.directory / TABLE_NAME, page_dir))
     lines = [f"## {sweep.chapter}: {' x '.join(f'{n} {v}' for n, v in sweep.grid.items())}", "",
-             f"Fixed parameters: {sweep.fixed or 'none'}; {len(done)} of {len(rows)} points done. "
+             f"Fixed parameters: {sweep.fixed or 'none'}; {len(done)} of {len(rows)} points done"
+             + (f" ({stale} stale: the chapter, code or data changed since they ran)" if stale else "") + ". "
              f"Full table (every headline number): `{table}`.",
              "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(r.get(c)) for c in columns) + " |" for r in rows]
