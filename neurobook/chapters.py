@@ -29,6 +29,7 @@ class Chapter:
     datasets: tuple[str, ...]
     claims: tuple[Claim, ...] = field(default=())
     written: bool = True
+    threads: int = 1  # torch threads per run when a sweep runs points side by side (neurobook sweep)
 
     @property
     def source(self) -> Path:

@@ -422,7 +422,7 @@ def run_sweep(sweep: Sweep, *, scheduler: str | None = None, workers: int | None
     """
     from neurobook.book import build_lock
 
-    threads = threads or getattr(get_chapter(sweep.chapter), "threads", 1)
+    threads = threads or get_chapter(sweep.chapter).threads
     with build_lock(sweep.directory):
         sweep.write_spec()
         todo = [p for p in sweep.points
