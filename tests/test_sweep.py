@@ -173,3 +173,60 @@ def test_failing_point_on_an_existing_scheduler_reports_and_the_other_finishes(d
         assert [r["status"] for r in csv.DictReader(f)] == ["done", "failed"]
     assert main(["sweep", "--status", "--output-dir", str(tmp_path / "sweeps")]) == 0
     assert "1 done, 1 failed" in capsys.readouterr().out
+
+
+DEMO = '''# %% tags=["parameters"]
+profile: str = "quick"  # run size
+seed: int = 0  # seed
+value: int = 1  # what the last cell divides by
+
+# %%
+from neurobook.results import save_results
+
+# %%
+save_results("zz_demo", profile=profile, device="cpu", data={"name": "none", "kind": "simulated"},
+             headline={"x": seed + 1 / value, "label": "text"}, runtime_s=0.0)
+'''
+
+
+@pytest.fixture
+def demo_chapter(tmp_path, monkeypatch):
+    """A three-cell chapter whose last cell divides by ``value`` (0 fails), registered for this test only."""
+    import neurobook.chapters as chapters
+
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "zz_demo.py").write_text(DEMO)
+    monkeypatch.setattr(chapters, "NOTEBOOKS_DIR", notebooks)
+    monkeypatch.setitem(chapters.CHAPTERS, "zz_demo", chapters.Chapter("zz_demo", "demo", "-", "-", ()))
+    return tmp_path / "sweeps"
+
+
+def test_demo_sweep_in_process_failure_table_status_rerun_and_page(demo_chapter, monkeypatch, capsys):
+    """The whole sweep on a small chapter and an in-process Dask cluster (fast; the monkeypatched chapter is seen
+    by the workers): a failing point is recorded with its cell and message, the others finish, a rerun runs only
+    the failed point, the page plots the number against the swept value with error bars over seeds."""
+    from distributed import Client, LocalCluster
+
+    from neurobook.sweep_page import write_sweep_page
+
+    grid, fixed = sw.parse_grid([("value", "1,0"), ("seed", "0,1")])
+    sweep = sw.plan("zz_demo", grid, fixed, output_dir=demo_chapter)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        rows = sw.run_sweep(sweep, client=client)
+        assert [r["status"] for r in rows] == ["done", "done", "failed", "failed"]
+        assert [r["x"] for r in rows[:2]] == [1.0, 2.0]
+        failed = json.loads((sweep.directory / sweep.points[2].id / sw.POINT_NAME).read_text())
+        error = failed["error"]
+        assert error["chapter"] == "zz_demo" and error["type"] == "ZeroDivisionError"
+        assert isinstance(error["cell"], int) and "division by zero" in error["message"]
+        assert Path(error["notebook"]).name == "zz_demo.partial.ipynb" and Path(error["notebook"]).exists()
+        assert "zz_demo in cell" in capsys.readouterr().out
+        assert "2 done, 2 failed" in sw.status_text(sweep)
+        monkeypatch.setattr(sw, "open_client", _no_cluster)
+        sw.run_sweep(sweep, client=client)
+        assert "2 unchanged, 2 to run" in capsys.readouterr().out
+    page = write_sweep_page(demo_chapter.parent, sweeps_dir=demo_chapter).read_text()
+    assert "| 002_value-0_seed-0 | 0 | 0 | failed |" in page and "ZeroDivisionError" in page
+    assert page.count("![") == 1 and (sweep.directory / "plot_x.png").exists()  # x: numeric; label: text
