@@ -274,6 +274,7 @@ def build_book(parameters: dict[str, Any] | None = None, *, force: bool = False,
     """Run every written chapter (cached), refresh the scorecard and the widget assets, render with jupyter-book."""
     from neurobook.scorecard import write_scorecard
     from neurobook.student import write_student_notebooks
+    from neurobook.sweep_page import write_sweep_page
     from neurobook.syllabus import write_syllabus
     from neurobook.webassets import install_math_assets, install_widget_assets
 
@@ -293,6 +294,7 @@ def build_book(parameters: dict[str, Any] | None = None, *, force: bool = False,
         write_scorecard()
         write_student_notebooks(log=False)
         write_syllabus()
+        write_sweep_page()
         install_widget_assets()
         install_math_assets()
         cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(REPO_ROOT), *builder_args]

@@ -33,6 +33,7 @@ class Chapter:
     goals: tuple[str, ...] = ()  # learning goals: what a student can do after the chapter
     prerequisites: tuple[str, ...] = ()  # what a student should know before
     cpu_minutes: float | None = None  # estimated time of the default (full) profile on a laptop CPU
+    threads: int = 1  # torch threads per run when a sweep runs points side by side (neurobook sweep)
 
     @property
     def source(self) -> Path:

@@ -4,6 +4,8 @@
     neurobook params CHAPTER
     neurobook student [CHAPTER ... | all] [-o DIR] [--teacher]
     neurobook build [--profile quick|full] [-p NAME VALUE ...] [--force]
+    neurobook sweep CHAPTER -p NAME v1,v2,... [-p NAME ...] [--profile P] [--scheduler ADDRESS] [--workers N]
+    neurobook sweep [CHAPTER [-p ...]] --status
     neurobook data list | fetch NAME | verify [NAME ...]
 """
 
@@ -48,6 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
     student.add_argument("-o", "--output-dir", help="folder for <chapter>.ipynb (default book/_generated/student)")
     student.add_argument("--teacher", action="store_true",
                          help="also write <chapter>.teacher.ipynb: solutions kept, nbgrader metadata added")
+    sweep = sub.add_parser("sweep", help="run a chapter over a grid of parameters on Dask (one task per point)")
+    sweep.add_argument("chapter", nargs="?", help="chapter slug or number (optional with --status)")
+    sweep.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUES"),
+                       help="a parameter and its values separated by commas (repeatable); the grid is the "
+                            "Cartesian product; one value fixes the parameter for every point")
+    sweep.add_argument("--profile", choices=["quick", "full"], help="shorthand for -p profile VALUE")
+    sweep.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786 "
+                                           "(default: a LocalCluster on this machine)")
+    sweep.add_argument("--workers", type=int, help="worker processes of the LocalCluster (default: cores/threads)")
+    sweep.add_argument("--threads", type=int, help="torch threads per point (default: the chapter's, 1)")
+    sweep.add_argument("--status", action="store_true", help="show done / running / failed per point; run nothing")
+    sweep.add_argument("--force", action="store_true", help="execute every point even if nothing changed")
+    sweep.add_argument("--output-dir", help="folder of the sweeps (default book/_generated/sweeps)")
     data = sub.add_parser("data", help="list, download or verify data sets")
     data.add_argument("action", choices=["list", "fetch", "verify"])
     data.add_argument("names", nargs="*")
@@ -79,6 +94,39 @@ def _data(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from neurobook import sweep as sw
+
+    root = Path(args.output_dir) if args.output_dir else sw.SWEEPS_DIR
+    pairs = [tuple(p) for p in (args.parameter or [])] + ([("profile", args.profile)] if args.profile else [])
+    if args.status and not pairs:
+        found = sw.list_sweeps(root, args.chapter)
+        if not found:
+            print(f"no sweeps in {root}" + (f" for {args.chapter}" if args.chapter else ""))
+        for s in found:
+            print(sw.status_text(s))
+        return 0
+    if not args.chapter:
+        raise ParameterError("name the chapter: neurobook sweep CHAPTER -p NAME v1,v2,... (or --status alone)")
+    grid, fixed = sw.parse_grid(pairs)
+    if not grid and not args.status:
+        raise ParameterError("a sweep needs at least one parameter with several values: -p NAME v1,v2,...")
+    plan = sw.plan(args.chapter, grid, fixed, output_dir=root, remote=bool(args.scheduler))
+    if args.status:
+        if not (plan.directory / sw.SPEC_NAME).exists():
+            print(f"this sweep has not run yet ({plan.directory})")
+            return 0
+        print(sw.status_text(plan))
+        return 0
+    rows = sw.run_sweep(plan, scheduler=args.scheduler, workers=args.workers, threads=args.threads,
+                        force=args.force)
+    if root == sw.SWEEPS_DIR:
+        from neurobook.sweep_page import write_sweep_page
+
+        write_sweep_page()
+    return 0 if all(r["status"] == "done" for r in rows) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -105,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             except CourseFormatError as err:
                 print(f"neurobook: error: {err}", file=sys.stderr)
                 return 1
+        elif args.command == "sweep":
+            return _sweep(args)
         elif args.command == "build":
             from neurobook.book import build_book
 

@@ -51,6 +51,9 @@ def quick_book(tmp_path_factory, data_root) -> Path:
     write_scorecard(generated, results_dir=generated)
     write_student_notebooks(output_dir=generated / "student", log=False)
     write_syllabus(generated, results_dir=generated, student_dir=generated / "student")
+    from neurobook.sweep_page import write_sweep_page
+
+    write_sweep_page(generated)
     return root
 
 
