@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -250,6 +251,9 @@ def _execute(chapter: Chapter, values: dict[str, Any], effective: dict[str, Any]
             f"{err.ename}: {str(err.evalue).rstrip('.')}. The partly executed notebook is {partial}"
         ) from None
     except KeyboardInterrupt:
+        # the kernel is shut down under nbclient's feet; its dead-kernel poller then logs an unretrieved
+        # DeadKernelError through asyncio's logger when the loop is collected. The message below says it all.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         kept = "the previous executed notebook and results are kept" if executed.exists() else "nothing was kept"
         raise ChapterInterrupted(
             f"chapter {chapter.slug} interrupted after {time.time() - start:.0f} s; {kept} "

@@ -354,7 +354,7 @@ def test_exercises_show_collapsed_solutions_and_a_student_notebook(built_html: P
                                    timeout=RENDER_TIMEOUT_MS)
             assert code.is_hidden(), f"{rel}: the solution's code is shown before the reader opens it"
             page.screenshot(path=str(shots / f"{stem}-exercise-collapsed.png"))
-            solution.locator(".admonition-title").first.click()
+            solution.locator(".admonition-title .toggle-button").first.click()  # the title's link jumps to the task
             code.wait_for(state="visible", timeout=10_000)
             assert "BEGIN SOLUTION" in code.inner_text(), f"{rel}: the opened solution holds no solution code"
             page.screenshot(path=str(shots / f"{stem}-exercise-opened.png"))
