@@ -86,6 +86,19 @@ CHAPTERS: dict[str, Chapter] = {
                 Claim("first-layer filters vs true subunits of model cells (Hungarian-matched correlation)",
                       "CNN filters resemble the subunits (qualitative)", "sim_subunit_match", "{:.2f}"),
             ),
+            goals=(
+                "build the input of a retina model: a stimulus history as channels, spike counts per time bin",
+                "fit LN, LN-LN and CNN models of single ganglion cells with a Poisson loss and compare them on "
+                "frozen repeats against the split-half ceiling",
+                "check on simulated cells with known bipolar subunits whether a CNN's first-layer filters are "
+                "the subunits",
+                "transfer a trained CNN to another cell (readout only, all layers, from scratch) and read the matrix",
+            ),
+            prerequisites=(
+                "Chapter 1 (encoding models, noise ceiling, the training loop)",
+                "spike-triggered average and linear-nonlinear models",
+                "the retina's circuit: photoreceptors, bipolar cells, ganglion cells, ON and OFF pathways",
+            ),
         ),
         Chapter(
             slug="ch03_decoding",
@@ -102,6 +115,18 @@ CHAPTERS: dict[str, Chapter] = {
                 Claim("neural decoder minus logistic regression (position accuracy)",
                       "neural decoders better (qualitative)", "neural_minus_logistic_position", "{:+.3f}"),
             ),
+            goals=(
+                "build trial-by-neuron response matrices from Neuropixels spike times and stimulus tables",
+                "decode the stimulus within one animal with logistic regression and a small neural network, "
+                "and read accuracy against chance",
+                "transfer a decoder to a held-out animal through a per-animal input layer and a few trials",
+            ),
+            prerequisites=(
+                "Chapter 1 (training a PyTorch model, held-out evaluation)",
+                "classification: softmax, cross-entropy, accuracy and chance level",
+                "the Allen Brain Observatory's visual areas and stimuli (read the chapter's data section)",
+            ),
+            cpu_minutes=9,
         ),
         Chapter(
             slug="ch04_bio_v1",
@@ -115,6 +140,18 @@ CHAPTERS: dict[str, Chapter] = {
                 Claim("all four components minus core, mean tuning similarity to macaque V1",
                       "each component raises Brain-Score V1 alignment", "full_minus_core_similarity", "{:+.3f}"),
                 Claim("best-predicting variant", "all components together", "best_variant_predictivity", "{}"),
+            ),
+            goals=(
+                "build center-surround, local receptive fields, tuned divisive normalization and cortical "
+                "magnification into a CNN core",
+                "ablate each component and measure what it does to neural predictivity on mouse V1",
+                "run in-silico tuning experiments (orientation, spatial frequency, surround suppression) and "
+                "compare the distributions with published macaque V1 data",
+            ),
+            prerequisites=(
+                "Chapter 1 (the CNN encoding model and its evaluation)",
+                "V1 tuning properties: orientation and spatial-frequency tuning, surround suppression",
+                "divisive normalization (Heeger 1992) at the level of its equation",
             ),
         ),
         Chapter(
@@ -132,6 +169,17 @@ CHAPTERS: dict[str, Chapter] = {
                 Claim("GA (XDream) share of the gradient result within the budget",
                       "evolution finds strongly driving images for real neurons (Ponce et al.)",
                       "ga_fraction_of_gradient", "{:.0%}"),
+            ),
+            goals=(
+                "train a generative image prior (a DCGAN) and search its latent space for preferred images",
+                "find preferred images without gradients: a genetic algorithm (XDream) and CMA-ES",
+                "compare latent-space, evolutionary and pixel-space preferred images by response, naturalness "
+                "(power spectrum, a discriminator) and diversity",
+            ),
+            prerequisites=(
+                "Chapter 1 (encoding models and pixel-space network inversion)",
+                "generative adversarial networks at the level of generator and discriminator",
+                "the idea of black-box optimisation (no gradients)",
             ),
         ),
     ]
