@@ -175,10 +175,14 @@ plt.show()
 #
 # * **Multinomial logistic regression**, one per mouse, with an L2 penalty chosen per mouse on the validation
 #   repeats from a grid:
+#
 #   $$ p(c \mid x_a) = \mathrm{softmax}_c\left(W_a^\top x_a + b_a\right). $$
+#
 # * **Neural decoder**: a per-mouse *input layer* maps the mouse's units into a shared latent space, and one
 #   *classifier* (a two-layer perceptron $f_\theta$) shared by all mice reads the latent:
+#
 #   $$ p(c \mid x_a) = \mathrm{softmax}_c\left(f_\theta\left(V_a^\top x_a + d_a\right)\right). $$
+#
 #   The input layers and the classifier are trained together on the train repeats of all mice; the checkpoint
 #   with the best validation accuracy is kept.
 #

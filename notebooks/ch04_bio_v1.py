@@ -111,13 +111,17 @@ display(Markdown(f"**This run:** profile `{run_profile.name}` on `{dev}`; settin
 #
 # * **Center-surround** (`DoGConv`): difference-of-Gaussians maps of the image, with learnable center and surround
 #   widths and weights, added as extra input channels of the core:
+#
 #   $$y_k = w_{c,k}\, (G_{\sigma_{c,k}} * x) - w_{s,k}\, (G_{\sigma_{s,k}} * x), \qquad \sigma_{s,k} > \sigma_{c,k}.$$
+#
 # * **Local receptive fields** (`LocallyConnected2d`): a convolution whose kernels are *not* shared across positions,
 #   $y_{c,p} = \sum_{d} W_{p,c,d}\, x_{c,p+d} + b_{c,p}$ (one kernel per channel and position, computed with
 #   `unfold` + `einsum`), added residually after the core.
 # * **Tuned divisive normalization** (`TunedDivisiveNormalization`), after the first conv block, following
 #   {cite:t}`heeger1992normalization` and the learned, feature-weighted pool of {cite:t}`burg2021learning`:
+#
 #   $$y_c(x) = \frac{z_c(x)}{\sqrt{\sigma_c^2 + \sum_{c'} w_{cc'}\, (G_\rho * z_{c'}^2)(x)}}, \qquad w_{cc'} \ge 0.$$
+#
 # * **Cortical magnification** (`CorticalMagnification`): the image is resampled (`grid_sample`) so that the
 #   center takes more pixels than the periphery; an output pixel at radius $r$ reads the input at
 #   $u_\text{in} = c + u\, r^{\alpha - 1}$ with a learned exponent $\alpha \ge 1$ and fixation point $c$.

@@ -128,7 +128,9 @@ plt.show()
 #
 # The oracle correlation (each repeat against the mean of the other repeats of its image) tells how reliable each
 # neuron is; the predictability limit of a model's correlation with the repeat average,
+#
 # $$CC_{max} = \sqrt{SP / \mathrm{Var}(\bar y)},$$
+#
 # comes from the signal power $SP$ of the repeats {cite:p}`schoppe2016measuring`.
 
 # %%
@@ -198,7 +200,9 @@ plt.show()
 # A DCGAN {cite:p}`radford2016unsupervised` maps a latent code $z \sim \mathcal N(0, I)$ to a colour image. It is
 # trained on random patches of natural photographs (the Kodak set and scikit-image's photographs) and on the V4
 # train-tier stimuli, at the encoding model's resolution, with the non-saturating GAN loss
+#
 # $$\max_D\; \mathbb E_x \log D(x) + \mathbb E_z \log(1 - D(G(z))), \qquad \max_G\; \mathbb E_z \log D(G(z)).$$
+#
 # The trained prior is cached on disk with its settings and a checksum, so the book trains it only once per setting.
 
 # %%

@@ -283,6 +283,18 @@ def _check_page(context, server: str, rel: str, shots: Path) -> None:
     assert not errors, f"{rel}: JavaScript errors: {errors}"
 
 
+# text outside code and typeset math that still holds a "$": math the markdown parser did not recognise
+STRAY_DOLLARS_JS = """() => {
+  const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.parentElement.closest('pre, code, .math, mjx-container, script, style')) continue;
+    if (n.textContent.includes('$')) found.push(n.parentElement.textContent.slice(0, 100));
+  }
+  return found;
+}"""
+
+
 def math_pages(html: Path) -> list[str]:
     """Pages (relative to ``html``) with display or inline math."""
     return [p.relative_to(html).as_posix() for p in sorted(html.rglob("*.html"))
@@ -306,6 +318,8 @@ def test_math_is_typeset_offline(built_html: Path, server: str, browser_context,
                                    timeout=RENDER_TIMEOUT_MS)
             errors = page.locator("mjx-merror").count()
             assert errors == 0, f"{rel}: {errors} equation(s) failed to typeset"
+            stray = page.evaluate(STRAY_DOLLARS_JS)
+            assert not stray, f"{rel}: $ left as text next to math (display math needs blank lines around it): {stray}"
             page.locator("mjx-container").first.scroll_into_view_if_needed()
             page.screenshot(path=str(shots / (re.sub(r"[^A-Za-z0-9_.-]+", "_", rel) + "-math.png")))
         finally:
