@@ -4,7 +4,7 @@ The chapters (``notebooks/``) tell the story; this package holds everything they
 data loaders, models, training, metrics, inversion, widgets and the book pipeline.
 """
 
-from neurobook.config import Profile, get_profile, resolve_device, seed_everything
+from neurobook.config import ChapterRun, Profile, get_profile, resolve_device, seed_everything, start_chapter
 
-__all__ = ["Profile", "get_profile", "resolve_device", "seed_everything"]
+__all__ = ["ChapterRun", "Profile", "get_profile", "resolve_device", "seed_everything", "start_chapter"]
 __version__ = "0.1.0"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,6 +72,47 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class ChapterRun:
+    """What one chapter run uses: its profile, device, seed and settings, and when it started."""
+
+    profile: Profile
+    device: torch.device
+    seed: int
+    settings: dict[str, Any]
+    started: float = field(default_factory=time.time)
+
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.time() - self.started
+
+    def describe(self, extra: str = "") -> str:
+        """The chapter's "This run" line (markdown): profile, device and every setting."""
+        listed = ", ".join(f"{key}={value}" for key, value in self.settings.items())
+        return f"**This run:** profile `{self.profile.name}` on `{self.device}`; settings: {listed}{extra}"
+
+
+def start_chapter(profile: str, device: str, seed: int, *, quick: Mapping[str, Any], cpu: Mapping[str, Any],
+                  gpu: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> ChapterRun:
+    """Validate a chapter's run parameters, seed everything and pick its settings (see :func:`choose`).
+
+    ``overrides`` are the chapter's own parameters: a value of 0 or None means "the profile's choice", any other
+    value replaces the setting of the same name.
+    """
+    run_profile = get_profile(profile)
+    run_device = resolve_device(device)
+    seed_everything(seed)
+    settings = dict(choose(run_profile, run_device, quick=quick, cpu=cpu, gpu=gpu))
+    for name, value in (overrides or {}).items():
+        if name not in settings:
+            raise KeyError(f"override {name!r} is not one of this chapter's settings: {sorted(settings)}")
+        if isinstance(value, (int, float)) and value < 0:
+            raise ValueError(f"{name} must be >= 0 (0 means the profile's choice), got {value}")
+        if value:
+            settings[name] = value
+    return ChapterRun(run_profile, run_device, seed, settings)
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -59,28 +59,21 @@ from neurobook.results import save_results
 from neurobook.rf_fit import characterize, fit_dog, fit_gabor
 from neurobook.train import fit, predict
 
-started = time.time()
-run_profile = nb.get_profile(profile)
-dev = nb.resolve_device(device)
-nb.seed_everything(seed)
-plotting.set_style()
 if readout not in ("gaussian", "factorized"):
     raise ValueError(f"readout must be 'gaussian' or 'factorized', got {readout!r}")
-
-settings = nb.config.choose(
-    run_profile, dev,
+this_run = nb.start_chapter(
+    profile, device, seed,
     quick=dict(downsample=2, n_neurons=300, max_train=1200, epochs=5, channels=16, layers=2, n_mei=8,
                mei_steps=60, sim_per_type=4, sim_epochs=6),
     cpu=dict(downsample=2, n_neurons=5335, max_train=4472, epochs=20, channels=16, layers=3, n_mei=48,
              mei_steps=150, sim_per_type=8, sim_epochs=12),
     gpu=dict(downsample=1, n_neurons=5335, max_train=4472, epochs=100, channels=64, layers=4, n_mei=500,
              mei_steps=400, sim_per_type=25, sim_epochs=60),
+    overrides=dict(n_neurons=n_neurons, epochs=epochs, n_mei=n_mei),
 )
-for name, value in (("n_neurons", n_neurons), ("epochs", epochs), ("n_mei", n_mei)):
-    if value:
-        settings[name] = value
-display(Markdown(f"**This run:** profile `{run_profile.name}` on `{dev}`; settings: "
-                 + ", ".join(f"{k}={v}" for k, v in settings.items())))
+run_profile, dev, settings = this_run.profile, this_run.device, this_run.settings
+plotting.set_style()
+display(Markdown(this_run.describe()))
 
 # %% [markdown]
 # ## The data: mouse V1, not macaque
@@ -484,7 +477,7 @@ widgets.image_browser(browser_pngs, browser_labels, description="neuron")
 # images (`-p n_mei 200`) on a GPU.
 
 # %%
-runtime = time.time() - started
+runtime = this_run.elapsed()
 save_results(
     "ch01_v1_encoding", profile=run_profile.name, device=str(dev), runtime_s=runtime,
     data={"name": data.name, "kind": "real",

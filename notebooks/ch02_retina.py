@@ -63,32 +63,25 @@ from neurobook.models.retina import build_retina_model, spatiotemporal_filters
 from neurobook.results import save_results
 from neurobook.train import predict
 
-started = time.time()
-run_profile = nb.get_profile(profile)
-dev = nb.resolve_device(device)
-nb.seed_everything(seed)
-plotting.set_style()
-
-settings = nb.config.choose(
-    run_profile, dev,
+this_run = nb.start_chapter(
+    profile, device, seed,
     quick=dict(sim_cells=3, sim_trials=4, curve_trials=(1, 3), transfer_cells=2, n_cells=2, n_trials=3,
                window=16, history=12, epochs=8, primate_train_segments=2, primate_epochs=4),
     cpu=dict(sim_cells=4, sim_trials=6, curve_trials=(1, 2, 6), transfer_cells=3, n_cells=4, n_trials=16,
              window=16, history=12, epochs=12, primate_train_segments=8, primate_epochs=8),
     gpu=dict(sim_cells=16, sim_trials=30, curve_trials=(1, 2, 4, 8, 16, 29), transfer_cells=8, n_cells=78,
              n_trials=219, window=20, history=15, epochs=60, primate_train_segments=8, primate_epochs=40),
+    overrides=dict(n_cells=n_cells, n_trials=n_trials, epochs=epochs),
 )
-for name, value in (("n_cells", n_cells), ("n_trials", n_trials), ("epochs", epochs)):
-    if value:
-        settings[name] = value
+run_profile, dev, settings = this_run.profile, this_run.device, this_run.settings
+plotting.set_style()
 if not 2 <= settings["n_trials"] <= liu2017.N_TRIALS:
     raise ValueError(f"n_trials must be in 2..{liu2017.N_TRIALS}; got {settings['n_trials']}")
 if not 1 <= settings["n_cells"] <= liu2017.N_CELLS:
     raise ValueError(f"n_cells must be in 1..{liu2017.N_CELLS}; got {settings['n_cells']}")
 HISTORY = settings["history"]
 fit_kw = dict(epochs=settings["epochs"], device=str(dev), seed=seed)
-display(Markdown(f"**This run:** profile `{run_profile.name}` on `{dev}`; settings: "
-                 + ", ".join(f"{k}={v}" for k, v in settings.items())))
+display(Markdown(this_run.describe()))
 
 # %% [markdown]
 # ## Model cells with known circuits
@@ -604,7 +597,7 @@ check_answer("my_gains", np.asarray(my_gains, float), (_ref["CNN"] / _ref["LN"] 
 #   class, and the data-efficiency curve on the real cells.
 
 # %%
-runtime = time.time() - started
+runtime = this_run.elapsed()
 save_results(
     "ch02_retina", profile=run_profile.name, device=str(dev), runtime_s=runtime,
     data={"name": liu2017.NAME, "kind": "real",

@@ -57,18 +57,12 @@ from neurobook.data import allen_gabor, load_lurz2020
 from neurobook.data.simulate_gabor import ideal_observer_accuracy, simulate_gabor_sessions
 from neurobook.results import save_results
 
-started = time.time()
-run_profile = nb.get_profile(profile)
-dev = nb.resolve_device(device)
-nb.seed_everything(seed)
-plotting.set_style()
-if dev.type == "cpu":
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
 if quality not in allen_gabor.QUALITY_FILTERS:
     raise ValueError(f"quality must be one of {sorted(allen_gabor.QUALITY_FILTERS)}, got {quality!r}")
-
-settings = nb.config.choose(
-    run_profile, dev,
+if n_components < -1:
+    raise ValueError(f"n_components must be >= -1 (-1 means the profile choice, 0 no PCA), got {n_components}")
+this_run = nb.start_chapter(
+    profile, device, seed,
     quick=dict(n_mice=4, n_components=64, logistic_steps=120, neural_steps=200, transfer_folds=4,
                transfer_steps=150, adapt_steps=100, detail_mice=4, sim_sessions=2, batch=256, image_components=128,
                transfer_batch=256),
@@ -78,18 +72,17 @@ settings = nb.config.choose(
     gpu=dict(n_mice=58, n_components=0, logistic_steps=600, neural_steps=1500, transfer_folds=58,
              transfer_steps=1500, adapt_steps=600, detail_mice=58, sim_sessions=8, batch=1024, image_components=0,
              transfer_batch=1024),
+    overrides=dict(n_mice=n_mice, transfer_folds=transfer_folds),
 )
-if n_mice < 0 or transfer_folds < 0 or n_components < -1:
-    raise ValueError("n_mice and transfer_folds must be >= 0 and n_components >= -1")
-for name, value in (("n_mice", n_mice), ("transfer_folds", transfer_folds)):
-    if value:
-        settings[name] = value
+run_profile, dev, settings = this_run.profile, this_run.device, this_run.settings
+plotting.set_style()
+if dev.type == "cpu":
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
 if n_components >= 0:
     settings["n_components"] = n_components
 SHOTS = [1, 2, 5, 10]
 UNIT_SIZES = [5, 10, 20, 50, 100, 200]
-display(Markdown(f"**This run:** profile `{run_profile.name}` on `{dev}`; settings: "
-                 + ", ".join(f"{k}={v}" for k, v in settings.items())))
+display(Markdown(this_run.describe()))
 
 # %% [markdown]
 # ## The data: Allen Neuropixels, Gabor patches at 81 positions and 3 orientations
@@ -565,7 +558,7 @@ check_that(lambda: np.all(np.asarray(elevation_acc) >= pos_res.accuracy()),
 #   folds (leave-one-mouse-out on a GPU).
 
 # %%
-runtime = time.time() - started
+runtime = this_run.elapsed()
 ratio_per_mouse = five.set_index("session")["adapted / within"]
 save_results(
     "ch03_decoding", profile=run_profile.name, device=str(dev), runtime_s=runtime,

@@ -70,24 +70,18 @@ from neurobook.results import save_results
 from neurobook.train import fit, predict
 from neurobook.tuning_similarity import distribution_similarity, ks_similarity, property_similarities
 
-started = time.time()
-run_profile = nb.get_profile(profile)
-dev = nb.resolve_device(device)
-nb.seed_everything(seed)
-plotting.set_style()
-
-settings = nb.config.choose(
-    run_profile, dev,
+this_run = nb.start_chapter(
+    profile, device, seed,
     quick=dict(downsample=4, n_neurons=150, max_train=800, epochs=3, channels=8, layers=2, n_seeds=1,
                insilico_neurons=30, n_boot=200, browser_neurons=3),
     cpu=dict(downsample=4, n_neurons=500, max_train=4472, epochs=6, channels=8, layers=2, n_seeds=2,
              insilico_neurons=150, n_boot=1000, browser_neurons=8),
     gpu=dict(downsample=2, n_neurons=5335, max_train=4472, epochs=60, channels=32, layers=3, n_seeds=3,
              insilico_neurons=1000, n_boot=1000, browser_neurons=12),
+    overrides=dict(n_neurons=n_neurons, epochs=epochs, n_seeds=n_seeds),
 )
-for name, value in (("n_neurons", n_neurons), ("epochs", epochs), ("n_seeds", n_seeds)):
-    if value:
-        settings[name] = value
+run_profile, dev, settings = this_run.profile, this_run.device, this_run.settings
+plotting.set_style()
 if deg_per_pixel < 0:
     raise ValueError(f"deg_per_pixel must be > 0 (or 0 for the stated assumption), got {deg_per_pixel}")
 DEG_PER_PIXEL = deg_per_pixel or 120.0 / 64 * settings["downsample"]
@@ -99,9 +93,8 @@ if chosen_components:
 else:
     variants = {"Chapter 1 core": (), **{LABELS[c]: (c,) for c in COMPONENTS}, "all four": COMPONENTS}
 SEEDS = [seed + k for k in range(settings["n_seeds"])]
-display(Markdown(f"**This run:** profile `{run_profile.name}` on `{dev}`; settings: "
-                 + ", ".join(f"{k}={v}" for k, v in settings.items())
-                 + f"; {len(variants)} model variants x {len(SEEDS)} seed(s); {DEG_PER_PIXEL:.2f} deg per pixel."))
+display(Markdown(this_run.describe(
+    f"; {len(variants)} model variants x {len(SEEDS)} seed(s); {DEG_PER_PIXEL:.2f} deg per pixel.")))
 
 # %% [markdown]
 # ## The four components
@@ -619,7 +612,7 @@ check_that(lambda: my_close == bool(abs(_boot - my_ks) < 0.1),
 # **Try next:** `neurobook run ch04 -p components normalization,local_rf`, or more seeds (`-p n_seeds 4`).
 
 # %%
-runtime = time.time() - started
+runtime = this_run.elapsed()
 save_results(
     "ch04_bio_v1", profile=run_profile.name, device=str(dev), runtime_s=runtime,
     data={"name": data.name, "kind": "real", "description": "Lurz et al. 2021 mouse V1 (two-photon) for fitting; "

@@ -64,14 +64,8 @@ from neurobook.models import TemplateNeurons, build_model
 from neurobook.results import save_results
 from neurobook.train import fit, predict
 
-started = time.time()
-run_profile = nb.get_profile(profile)
-dev = nb.resolve_device(device)
-nb.seed_everything(seed)
-plotting.set_style()
-
-settings = nb.config.choose(
-    run_profile, dev,
+this_run = nb.start_chapter(
+    profile, device, seed,
     quick=dict(downsample=4, n_sessions=2, epochs=3, channels=12, layers=2, prior_steps=120, prior_width=16,
                n_patches=2048, n_invert=4, mei_steps=60, latent_steps=60, restarts=2, population=16, generations=12),
     cpu=dict(downsample=4, n_sessions=12, epochs=8, channels=16, layers=3, prior_steps=600, prior_width=32,
@@ -79,17 +73,14 @@ settings = nb.config.choose(
     gpu=dict(downsample=2, n_sessions=12, epochs=40, channels=48, layers=4, prior_steps=6000, prior_width=64,
              n_patches=30000, n_invert=10_000, mei_steps=400, latent_steps=400, restarts=4, population=32,
              generations=100),
+    overrides=dict(n_sessions=n_sessions, epochs=epochs, prior_steps=prior_steps, n_invert=n_invert,
+                   generations=generations),
 )
-for name, value in (("n_sessions", n_sessions), ("epochs", epochs), ("prior_steps", prior_steps),
-                    ("n_invert", n_invert), ("generations", generations)):
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0 (0 means the profile choice), got {value}")
-    if value:
-        settings[name] = value
+run_profile, dev, settings = this_run.profile, this_run.device, this_run.settings
+plotting.set_style()
 if settings["n_sessions"] > len(SESSIONS):
     raise ValueError(f"n_sessions must be at most {len(SESSIONS)}, got {settings['n_sessions']}")
-display(Markdown(f"**This run:** profile `{run_profile.name}` on `{dev}`; settings: "
-                 + ", ".join(f"{k}={v}" for k, v in settings.items())))
+display(Markdown(this_run.describe()))
 
 # %% [markdown]
 # ## The data: macaque V4, colour natural images
@@ -529,7 +520,7 @@ course.check_that(lambda: abs(noise_slope) < abs(noise_slope - np.median(slope_n
 # (`-p prior_steps 3000`).
 
 # %%
-runtime = time.time() - started
+runtime = this_run.elapsed()
 save_results(
     "ch05_generative", profile=run_profile.name, device=str(dev), runtime_s=runtime,
     data={"name": data.name, "kind": "real", "description": "Cowley et al. 2023 macaque V4 (sessions "
