@@ -64,27 +64,6 @@ def filter_similarity(recovered: np.ndarray, true: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"pixel_abs_r": pixel, "spectrum_r": spectrum})
 
 
-def fit_each_cell(kind: str, data: StimulusResponseData, *, epochs: int, device: str = "auto", seed: int = 0,
-                  batch_size: int = 128, lr: float = 5e-3, patience: int = 3, **model_kwargs) -> list:
-    """Fit one retina model (``retina_cnn`` or ``retina_ln``) per cell, as Yan et al. do: a list of TrainResult.
-
-    ``data`` holds a stimulus history as channels (see :meth:`neurobook.data.retina.RetinaRecording.to_data`).
-    """
-    from neurobook.config import seed_everything
-    from neurobook.models.retina import build_retina_model
-    from neurobook.train import fit
-
-    if data.n_channels < 2:
-        raise ValueError("data must hold a stimulus history (n, history, H, W); use RetinaRecording.to_data")
-    results = []
-    for cell in range(data.n_neurons):
-        seed_everything(seed)
-        model = build_retina_model(kind, data.n_channels, data.image_shape, 1, **model_kwargs)
-        results.append(fit(model, data.select_neurons([cell]), epochs=epochs, batch_size=batch_size, lr=lr,
-                           device=device, seed=seed, patience=patience))
-    return results
-
-
 def psth_table(predictions: dict[str, np.ndarray], psth: np.ndarray, reliability: np.ndarray) -> pd.DataFrame:
     """Per cell and model: correlation with the repeat-averaged PSTH, the ceiling and the fraction of it reached.
 
@@ -99,74 +78,3 @@ def psth_table(predictions: dict[str, np.ndarray], psth: np.ndarray, reliability
             rows.append({"model": name, "cell": c, "corr": float(corr[c]), "ceiling": float(ceiling[c]),
                          "fraction_of_ceiling": float(corr[c] / ceiling[c]) if ceiling[c] > 0 else np.nan})
     return pd.DataFrame(rows)
-
-
-TRANSFER_MODES = ("readout", "all", "scratch")
-
-
-def transfer_fit(source: torch.nn.Module | None, data: StimulusResponseData, mode: str, *, epochs: int,
-                 device: str = "auto", seed: int = 0, batch_size: int = 128, **model_kwargs):
-    """Fit a retina CNN to one cell's ``data`` starting from another cell's trained CNN ``source``.
-
-    ``mode``: ``readout`` retrains only the dense readout (the convolutional layers stay frozen), ``all`` fine-tunes
-    every layer from the source's weights, ``scratch`` ignores ``source`` and trains a new network. Returns the
-    TrainResult.
-    """
-    import copy
-
-    from neurobook.config import seed_everything
-    from neurobook.models.retina import RetinaCNN, build_retina_model
-    from neurobook.train import fit
-
-    if mode not in TRANSFER_MODES:
-        raise ValueError(f"mode must be one of {TRANSFER_MODES}, got {mode!r}")
-    if data.n_neurons != 1:
-        raise ValueError(f"transfer fits one cell at a time; data has {data.n_neurons} cells")
-    seed_everything(seed)
-    if mode == "scratch":
-        model = build_retina_model("retina_cnn", data.n_channels, data.image_shape, 1, **model_kwargs)
-    else:
-        if not isinstance(source, RetinaCNN):
-            raise TypeError(f"source must be a trained RetinaCNN for mode {mode!r}, got {type(source).__name__}")
-        model = copy.deepcopy(source)
-        for layer in (model.conv1, model.conv2):
-            for p in layer.parameters():
-                p.requires_grad_(mode == "all")
-    return fit(model, data, epochs=epochs, batch_size=batch_size, device=device, seed=seed, patience=3)
-
-
-def preferred_image_measures(model: torch.nn.Module, neurons: np.ndarray, images: np.ndarray,
-                             best_natural: np.ndarray, discriminator=None, device: str = "auto") -> pd.DataFrame:
-    """Response, response relative to the best natural image, spectral slope and discriminator score per image.
-
-    ``images`` (n, C, H, W) in the model's pixel units (0..255), image i meant for neuron ``neurons[i]``;
-    ``best_natural`` (n,) each neuron's largest predicted response over the data set's natural images;
-    ``discriminator`` a callable images -> probability of 'natural' (e.g. a bound
-    :func:`neurobook.generative.discriminator_score`), or None.
-    """
-    images = np.clip(np.asarray(images, np.float32), 0, 255)
-    neurons = np.asarray(neurons)
-    if len(images) != len(neurons) or len(best_natural) != len(neurons):
-        raise ValueError(f"need one image and one best natural response per neuron; got {len(images)} images, "
-                         f"{len(neurons)} neurons, {len(best_natural)} best responses")
-    response = predict(model, images, device=device)[np.arange(len(neurons)), neurons]
-    table = pd.DataFrame({"neuron": neurons, "response": response,
-                          "relative_to_best_natural": response / np.asarray(best_natural),
-                          "spectral_slope": metrics.power_spectrum_slope(images)})
-    if discriminator is not None:
-        table["discriminator"] = discriminator(images)
-    return table
-
-
-def restart_diversity(images: np.ndarray) -> np.ndarray:
-    """Per neuron, 1 - mean pairwise pixel correlation among its restarts; ``images`` (n, restarts, ...)."""
-    images = np.asarray(images, np.float64)
-    n, r = images.shape[:2]
-    if r < 2:
-        raise ValueError("restart_diversity needs at least 2 restarts per neuron")
-    flat = images.reshape(n, r, -1)
-    flat = flat - flat.mean(2, keepdims=True)
-    flat /= np.linalg.norm(flat, axis=2, keepdims=True).clip(1e-12)
-    corr = np.einsum("nip,njp->nij", flat, flat)
-    off = ~np.eye(r, dtype=bool)
-    return 1 - corr[:, off].mean(1)

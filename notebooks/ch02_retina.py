@@ -53,7 +53,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 import neurobook as nb
-from neurobook import evaluation, metrics, plotting, widgets
+from neurobook import cell_fits, evaluation, metrics, plotting, widgets
 from neurobook.course import check_answer, check_that
 from neurobook.data import liu2017
 from neurobook.data.chichilnisky import load_chichilnisky
@@ -150,7 +150,7 @@ plt.show()
 # test sequence is never used for training or selection).
 
 # %%
-sim_runs = {kind: evaluation.fit_each_cell(kind, sim_data, **fit_kw)
+sim_runs = {kind: cell_fits.fit_each_cell(kind, sim_data, **fit_kw)
             for kind in ("retina_ln", "retina_lnln", "retina_cnn")}
 sim_pred = {name: np.concatenate([predict(r.model, sim_test.images, device=str(dev)) for r in sim_runs[kind]], 1)
             for name, kind in (("LN", "retina_ln"), ("LN-LN", "retina_lnln"), ("CNN", "retina_cnn"))}
@@ -230,10 +230,10 @@ plt.show()
 curve = []
 for n_tr in settings["curve_trials"]:
     part = sim.select_cells([0]).to_data(HISTORY, max_train_trials=n_tr)
-    run = evaluation.fit_each_cell("retina_cnn", part, **fit_kw)[0]
+    run = cell_fits.fit_each_cell("retina_cnn", part, **fit_kw)[0]
     matched, _ = metrics.match_subunits(spatiotemporal_filters(run.model.conv1.weight)[0], sim.meta["subunits"][0])
     pred = predict(run.model, sim_test.images, device=str(dev))[:, 0]
-    ln_run = evaluation.fit_each_cell("retina_ln", part, **fit_kw)[0]
+    ln_run = cell_fits.fit_each_cell("retina_ln", part, **fit_kw)[0]
     ln_pred = predict(ln_run.model, sim_test.images, device=str(dev))[:, 0]
     curve.append({"minutes": n_tr * 1500 / sim.frame_rate / 60, "matched_r": matched.mean(),
                   "corr": float(metrics.correlation(pred, sim_test.responses[:, 0])),
@@ -268,12 +268,12 @@ transfer = {mode: np.full((n_tr_cells, n_tr_cells), np.nan) for mode in ("readou
 scratch = np.zeros(n_tr_cells)
 for j in range(n_tr_cells):
     target = small.select_neurons([j])
-    run = evaluation.transfer_fit(None, target, "scratch", **fit_kw)
+    run = cell_fits.transfer_fit(None, target, "scratch", **fit_kw)
     scratch[j] = metrics.correlation(predict(run.model, sim_test.images, device=str(dev))[:, 0],
                                      sim_test.responses[:, j])
     for i in range(n_tr_cells):
         for mode in transfer:
-            run = evaluation.transfer_fit(sim_runs["retina_cnn"][i].model, target, mode, **fit_kw)
+            run = cell_fits.transfer_fit(sim_runs["retina_cnn"][i].model, target, mode, **fit_kw)
             transfer[mode][i, j] = metrics.correlation(predict(run.model, sim_test.images, device=str(dev))[:, 0],
                                                        sim_test.responses[:, j])
 same = np.eye(n_tr_cells, dtype=bool)
@@ -323,10 +323,10 @@ display(Markdown(
     f"1 validation, 1 test segment ({len(p_test.images) / primate.frame_rate / 60:.1f} min). "
     f"License: {primate.meta['license']} (never redistributed)."
 ))
-p_runs = {kind: evaluation.fit_each_cell(kind, p_data, batch_size=512, epochs=settings["primate_epochs"],
+p_runs = {kind: cell_fits.fit_each_cell(kind, p_data, batch_size=512, epochs=settings["primate_epochs"],
                                          device=str(dev), seed=seed, kernel1=1, kernel2=1)
           if kind == "retina_cnn" else
-          evaluation.fit_each_cell(kind, p_data, batch_size=512, epochs=settings["primate_epochs"], device=str(dev),
+          cell_fits.fit_each_cell(kind, p_data, batch_size=512, epochs=settings["primate_epochs"], device=str(dev),
                                    seed=seed)
           for kind in ("retina_ln", "retina_cnn")}
 
@@ -401,7 +401,7 @@ for rec in recs:
     d = rec.to_data(HISTORY)
     test = d.tier("test")
     rel = split_half_reliability(rec.test_counts(HISTORY), seed=seed)
-    runs = {kind: evaluation.fit_each_cell(kind, d, **fit_kw)[0] for kind in ("retina_ln", "retina_cnn")}
+    runs = {kind: cell_fits.fit_each_cell(kind, d, **fit_kw)[0] for kind in ("retina_ln", "retina_cnn")}
     preds = {name: predict(runs[kind].model, test.images, device=str(dev))
              for name, kind in (("LN", "retina_ln"), ("CNN", "retina_cnn"))}
     table = evaluation.psth_table(preds, test.responses, rel).assign(cell=int(rec.cell_ids[0]))

@@ -55,7 +55,7 @@ import torch
 from IPython.display import Markdown, display
 
 import neurobook as nb
-from neurobook import course, evaluation, metrics, plotting, widgets
+from neurobook import course, evaluation, inversion, metrics, plotting, widgets
 from neurobook.data import load_cowley2023, load_repeats
 from neurobook.data.cowley2023 import CEILING_SESSION, SESSIONS
 from neurobook.generative import PriorConfig, discriminator_score, load_or_train_prior, natural_patches
@@ -285,7 +285,7 @@ budget = settings["generations"] * settings["population"]
 
 tables = []
 for name, imgs in images.items():
-    t = evaluation.preferred_image_measures(model, chosen, imgs, best_natural,
+    t = inversion.preferred_image_measures(model, chosen, imgs, best_natural,
                                             lambda x: discriminator_score(prior, x, device=str(dev)), str(dev))
     tables.append(t.assign(method=name))
 measures = pd.concat(tables, ignore_index=True)
@@ -295,9 +295,9 @@ natural_row = pd.DataFrame({"method": ["best natural image"], "relative_to_best_
 summary = measures.groupby("method", sort=False)[["relative_to_best_natural", "spectral_slope", "discriminator"]]
 summary = pd.concat([summary.median(), natural_row.set_index("method")])
 summary["seconds"] = pd.Series(timings)
-summary.loc["latent, gradient", "diversity"] = float(np.median(evaluation.restart_diversity(latent["images"])))
+summary.loc["latent, gradient", "diversity"] = float(np.median(inversion.restart_diversity(latent["images"])))
 summary.loc["pixel, regularized", "diversity"] = float(np.median(
-    evaluation.restart_diversity(np.stack(pixel_reg, axis=1))))
+    inversion.restart_diversity(np.stack(pixel_reg, axis=1))))
 display(summary.round(3).rename_axis("median over neurons"))
 
 # %%
@@ -394,7 +394,7 @@ for name, method in (("latent, GA (XDream)", genetic_algorithm), ("latent, CMA-E
     gt_images[name] = prior.images(torch.from_numpy(res.z).to(dev)).detach().cpu().numpy()
 gt_rows = []
 for name, imgs in gt_images.items():
-    t = evaluation.preferred_image_measures(gt, np.arange(n_gt), imgs, gt_best_natural, device=str(dev))
+    t = inversion.preferred_image_measures(gt, np.arange(n_gt), imgs, gt_best_natural, device=str(dev))
     t["template_r"] = [np.corrcoef(np.clip(imgs[i], 0, 255).ravel(), gt_templates[i].ravel())[0, 1]
                        for i in range(n_gt)]
     gt_rows.append(t.assign(method=name))

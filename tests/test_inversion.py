@@ -12,6 +12,8 @@ from neurobook.inversion import (
     gradient_receptive_fields,
     jitter,
     most_exciting_inputs,
+    preferred_image_measures,
+    restart_diversity,
 )
 from neurobook.models import LNModel, build_model
 from neurobook.rf_fit import gabor
@@ -94,3 +96,25 @@ def test_inversion_bad_inputs():
         gradient_receptive_fields(model, [0], base_image=np.zeros((3, 3)))
     with pytest.raises(TypeError, match="image_shape"):
         gradient_receptive_fields(torch.nn.Linear(3, 3), [0])
+
+
+def test_restart_diversity_is_zero_for_copies_and_near_one_for_independent_images():
+    rng = np.random.default_rng(0)
+    one = rng.normal(size=(3, 1, *SHAPE))
+    assert np.allclose(restart_diversity(np.repeat(one, 4, axis=1)), 0, atol=1e-9)
+    independent = restart_diversity(rng.normal(size=(3, 4, *SHAPE)))
+    assert np.all(independent > 0.8)
+    with pytest.raises(ValueError, match="at least 2 restarts"):
+        restart_diversity(one)
+
+
+def test_preferred_image_measures_scores_each_image_on_its_own_neuron():
+    model, filters = _ln_with_filters()
+    best_natural = np.ones(3)
+    images = 128 + 60 * filters[:, None] / np.abs(filters).max()  # each neuron's own filter as its image
+    table = preferred_image_measures(model, np.arange(3), images, best_natural, device="cpu")
+    swapped = preferred_image_measures(model, np.arange(3), images[[1, 2, 0]], best_natural, device="cpu")
+    assert list(table.columns) == ["neuron", "response", "relative_to_best_natural", "spectral_slope"]
+    assert np.all(table["response"].to_numpy() > swapped["response"].to_numpy())
+    with pytest.raises(ValueError, match="one image and one best natural response per neuron"):
+        preferred_image_measures(model, np.arange(2), images, best_natural, device="cpu")

@@ -113,7 +113,7 @@ def test_match_subunits_exact():
 
 
 def test_transfer_readout_only_freezes_the_subunit_layers():
-    from neurobook.evaluation import transfer_fit
+    from neurobook.cell_fits import transfer_fit
 
     rec = simulate_retina(n_cells=2, n_trials=3, trial_frames=300, frozen_frames=60, n_repeats=4, seed=1)
     data = rec.to_data(12)

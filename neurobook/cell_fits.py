@@ -1,0 +1,57 @@
+"""Per-cell fitting schemes built on :func:`neurobook.train.fit`: one model per cell, and transfer between cells."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from neurobook.config import seed_everything
+from neurobook.data.types import StimulusResponseData
+from neurobook.models.retina import RetinaCNN, build_retina_model
+from neurobook.train import TrainResult, fit
+
+
+def fit_each_cell(kind: str, data: StimulusResponseData, *, epochs: int, device: str = "auto", seed: int = 0,
+                  batch_size: int = 128, lr: float = 5e-3, patience: int = 3, **model_kwargs) -> list[TrainResult]:
+    """Fit one retina model (``retina_cnn`` or ``retina_ln``) per cell, as Yan et al. do: a list of TrainResult.
+
+    ``data`` holds a stimulus history as channels (see :meth:`neurobook.data.retina.RetinaRecording.to_data`).
+    """
+    if data.n_channels < 2:
+        raise ValueError("data must hold a stimulus history (n, history, H, W); use RetinaRecording.to_data")
+    results = []
+    for cell in range(data.n_neurons):
+        seed_everything(seed)
+        model = build_retina_model(kind, data.n_channels, data.image_shape, 1, **model_kwargs)
+        results.append(fit(model, data.select_neurons([cell]), epochs=epochs, batch_size=batch_size, lr=lr,
+                           device=device, seed=seed, patience=patience))
+    return results
+
+
+TRANSFER_MODES = ("readout", "all", "scratch")
+
+
+def transfer_fit(source: torch.nn.Module | None, data: StimulusResponseData, mode: str, *, epochs: int,
+                 device: str = "auto", seed: int = 0, batch_size: int = 128, **model_kwargs) -> TrainResult:
+    """Fit a retina CNN to one cell's ``data`` starting from another cell's trained CNN ``source``.
+
+    ``mode``: ``readout`` retrains only the dense readout (the convolutional layers stay frozen), ``all`` fine-tunes
+    every layer from the source's weights, ``scratch`` ignores ``source`` and trains a new network. Returns the
+    TrainResult.
+    """
+    if mode not in TRANSFER_MODES:
+        raise ValueError(f"mode must be one of {TRANSFER_MODES}, got {mode!r}")
+    if data.n_neurons != 1:
+        raise ValueError(f"transfer fits one cell at a time; data has {data.n_neurons} cells")
+    seed_everything(seed)
+    if mode == "scratch":
+        model = build_retina_model("retina_cnn", data.n_channels, data.image_shape, 1, **model_kwargs)
+    else:
+        if not isinstance(source, RetinaCNN):
+            raise TypeError(f"source must be a trained RetinaCNN for mode {mode!r}, got {type(source).__name__}")
+        model = copy.deepcopy(source)
+        for layer in (model.conv1, model.conv2):
+            for p in layer.parameters():
+                p.requires_grad_(mode == "all")
+    return fit(model, data, epochs=epochs, batch_size=batch_size, device=device, seed=seed, patience=3)
