@@ -111,19 +111,27 @@ class GaussianReadout(_Readout):
         self.features = nn.Parameter(torch.full((n_neurons, c), 1.0 / c))
         self.bias = nn.Parameter(torch.zeros(n_neurons))
 
-    def grid(self, batch_size: int, sample: bool | None = None) -> torch.Tensor:
-        """Read positions (B, N, 1, 2) in [-1, 1]; sampled around ``mu`` when training (or ``sample``)."""
+    def grid(self, batch_size: int, sample: bool | None = None, shift: torch.Tensor | None = None) -> torch.Tensor:
+        """Read positions (B, N, 1, 2) in [-1, 1]; sampled around ``mu`` when training (or ``sample``).
+
+        ``shift`` (B, 2), in grid units (x, y), moves every neuron's position on each image (eye movements).
+        """
         sample = self.training if sample is None else sample
         mu = self.mu.clamp(-1, 1)
+        if shift is not None:
+            if not isinstance(shift, torch.Tensor) or tuple(shift.shape) != (batch_size, 2):
+                got = tuple(shift.shape) if isinstance(shift, torch.Tensor) else type(shift).__name__
+                raise ValueError(f"shift must be a tensor (B={batch_size}, 2) of (dx, dy) in grid units; got {got}")
+            mu = (mu + shift.to(mu.dtype).unsqueeze(1)).clamp(-1, 1)
         if not sample:
             return mu.expand(batch_size, -1, -1).unsqueeze(2)
         noise = torch.randn(batch_size, self.n_neurons, 2, device=mu.device, dtype=mu.dtype)
         return (mu + noise * self.sigma).clamp(-1, 1).unsqueeze(2)
 
-    def forward(self, x: torch.Tensor, sample: bool | None = None) -> torch.Tensor:
-        """(B, C, H, W) -> (B, n_neurons)."""
+    def forward(self, x: torch.Tensor, sample: bool | None = None, shift: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C, H, W) -> (B, n_neurons); ``shift`` (B, 2) is added to the read positions (see :meth:`grid`)."""
         self._check(x)
-        grid = self.grid(x.shape[0], sample).to(x.dtype)
+        grid = self.grid(x.shape[0], sample, shift).to(x.dtype)
         sampled = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
         sampled = sampled.squeeze(-1)  # (B, C, N)
         return (sampled * self.features.t().to(x.dtype)).sum(1) + self.bias.to(x.dtype)
