@@ -1,12 +1,19 @@
 """Encoding models: convolutional cores, readouts and full image -> rate models."""
 
+from neurobook.models.behavior import BehaviorModel, Modulator, Shifter, with_behavior
 from neurobook.models.bio import COMPONENTS, BioCore, count_parameters, parse_components
 from neurobook.models.cores import ConvCore
 from neurobook.models.encoder import MODEL_KINDS, EncodingModel, ImageModel, LNModel, build_model
+from neurobook.models.ensemble import EnsembleModel
 from neurobook.models.readouts import FactorizedReadout, GaussianReadout
 from neurobook.models.template import TemplateNeurons
 
 __all__ = [
+    "BehaviorModel",
+    "EnsembleModel",
+    "Modulator",
+    "Shifter",
+    "with_behavior",
     "COMPONENTS",
     "BioCore",
     "count_parameters",

@@ -234,6 +234,12 @@ def build_model(kind: str, image_shape: Sequence[int], n_neurons: int, component
     ``input_kernel``, ``hidden_kernel``, ``gamma_input``, ``gamma_hidden``, ``momentum``, and
     ``in_channels``: 3 for colour images, not with components), of the readout, and ``nonlinearity``. For
     ``"ln"``: those of :class:`LNModel`.
+
+    Behaviour and eye position are added by wrapping the built model rather than by more arguments here:
+    ``neurobook.models.with_behavior(build_model("cnn_gaussian", ...), modulator=True, shifter=True)`` gives a
+    :class:`~neurobook.models.behavior.BehaviorModel` (a per-neuron gain from ``data.meta["behavior"]`` and a
+    readout shift from ``data.meta["pupil_center"]``, Sinz et al. 2018); the shifter needs ``"cnn_gaussian"``.
+    :func:`neurobook.train.fit` reads those arrays itself. A seed ensemble: ``EnsembleModel([model_0, model_1, ...])``.
     """
     if kind not in MODEL_KINDS:
         raise ValueError(f"kind must be one of {MODEL_KINDS}, got {kind!r}")
