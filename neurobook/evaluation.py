@@ -8,7 +8,7 @@ import torch
 
 from neurobook import metrics
 from neurobook.data.types import StimulusResponseData
-from neurobook.train import predict
+from neurobook.train import predict, trial_input_arrays
 
 MEASURES = ("single_trial_corr", "corr_to_avg", "oracle", "feve", "fraction_of_limit")
 
@@ -20,10 +20,12 @@ def evaluate(model: torch.nn.Module, test: StimulusResponseData, device: str = "
     Columns: single-trial correlation, correlation to the repeat average, the oracle (leave-one-out repeat
     correlation), FEVE, and the fraction of the predictability limit (CCnorm, Schoppe et al. 2016).
     ``neurons``: the model's output columns that ``test``'s neurons are (when the model predicts more neurons).
+    A model that reads per-trial arrays (``model.trial_inputs``, e.g. behaviour) gets them from ``test.meta``.
     """
     if len(np.unique(test.image_ids)) == len(test.image_ids):
         raise ValueError("evaluate needs repeated images (the test tier) to estimate the noise ceiling")
-    pred = predict(model, test.images, device=device)
+    inputs = trial_input_arrays(model, test)  # per-trial behaviour etc. for models that read it, else {}
+    pred = predict(model, test.images, device=device, trial_inputs=inputs or None)
     if neurons is not None:
         pred = pred[:, np.asarray(neurons)]
     if pred.shape[1] != test.n_neurons:

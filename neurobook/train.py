@@ -2,12 +2,17 @@
 
 Normalization choice: the training images' scalar pixel mean and std are stored in the model
 (``model.set_input_stats``), so ``predict`` and the inversion tools reuse them automatically.
+
+Models that read per-trial arrays besides the image (``model.trial_inputs``, e.g. a
+:class:`~neurobook.models.BehaviorModel` reading ``behavior`` and ``pupil_center``) get them from ``data.meta``;
+their per-column training mean and std are stored in the model the same way (``model.set_trial_input_stats``).
 """
 
 from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -17,9 +22,10 @@ from torch import nn
 
 from neurobook.config import resolve_device, seed_everything
 from neurobook.data.types import StimulusResponseData
+from neurobook.models.behavior import TRIAL_INPUT_HELP
 from neurobook.progress import StepProgress
 
-__all__ = ["TrainResult", "fit", "poisson_loss", "predict"]
+__all__ = ["TrainResult", "fit", "poisson_loss", "predict", "trial_input_arrays"]
 
 
 @dataclass
@@ -87,15 +93,59 @@ def _autocast(device: torch.device, amp: bool):
 
 
 @torch.no_grad()
-def _predict_tensor(model: nn.Module, x: torch.Tensor, batch_size: int, amp: bool) -> torch.Tensor:
+def _predict_tensor(model: nn.Module, x: torch.Tensor, batch_size: int, amp: bool,
+                    inputs: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
     model.eval()
     device = x.device
+    inputs = inputs or {}
     outs = []
     for start in range(0, x.shape[0], batch_size):
         ctx, _ = _autocast(device, amp)
+        batch = {k: v[start : start + batch_size] for k, v in inputs.items()}
         with ctx:
-            outs.append(model(x[start : start + batch_size].float()).float())
+            outs.append(model(x[start : start + batch_size].float(), **batch).float())
     return torch.cat(outs)
+
+
+def _needed_shape(model: nn.Module, name: str, n: int | str = "n_trials") -> str:
+    k = getattr(model, "trial_input_sizes", {}).get(name, "k")
+    return f"({n}, {k})"
+
+
+def _check_trial_array(model: nn.Module, name: str, value: object, n: int, where: str) -> np.ndarray:
+    """One trial input as float32 (n, k), or a ValueError that names it and the shape it needs."""
+    arr = np.asarray(value)
+    k = getattr(model, "trial_input_sizes", {}).get(name)
+    if arr.ndim != 2 or arr.shape[0] != n or (k is not None and arr.shape[1] != k):
+        raise ValueError(f"{where}[{name!r}] must be {_needed_shape(model, name, n)}, one row per trial "
+                         f"({TRIAL_INPUT_HELP.get(name, 'a per-trial array')}); got shape {arr.shape}")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{where}[{name!r}] must be numeric; got dtype {arr.dtype}")
+    arr = arr.astype(np.float32)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{where}[{name!r}] holds {int((~np.isfinite(arr)).sum())} NaN or infinite value(s); "
+                         "impute them (e.g. with the column mean) or drop those trials")
+    return arr
+
+
+def trial_input_arrays(model: nn.Module, data: StimulusResponseData) -> dict[str, np.ndarray]:
+    """The per-trial arrays ``model.trial_inputs`` names, read from ``data.meta`` and checked: {name: (n, k)}.
+
+    Empty for models that read only images. A missing or misshapen array raises a ValueError that names it.
+    """
+    out = {}
+    n = len(data.tiers)
+    for name in getattr(model, "trial_inputs", ()):
+        if name not in data.meta:
+            raise ValueError(
+                f"{type(model).__name__} reads the per-trial array {name!r} "
+                f"({TRIAL_INPUT_HELP.get(name, 'a per-trial array')}) of shape {_needed_shape(model, name, n)}, "
+                f"but data.meta has no {name!r} (it has {sorted(data.meta)}). The Lurz 2020 data "
+                f"(neurobook.data.load_lurz2020) carry 'behavior' and 'pupil_center'; for your own recordings add "
+                f"{name}=array of shape {_needed_shape(model, name)} to the npz read by neurobook.data.load_npz, "
+                f"or build the model without it.")
+        out[name] = _check_trial_array(model, name, data.meta[name], n, "data.meta")
+    return out
 
 
 def _input_stats(images: np.ndarray, max_values: int = 10_000_000) -> tuple[float, float]:
@@ -151,11 +201,20 @@ def fit(
             f"fit needs train and validation trials; got {len(train.images)} train, "
             f"{len(val.images)} validation"
         )
+    inputs = trial_input_arrays(model, data)
     seed_everything(seed)
     dev = resolve_device(device)
     model.to(dev)
     if hasattr(model, "set_input_stats"):
         model.set_input_stats(*_input_stats(train.images))
+    in_train = {k: v[data.tiers == "train"] for k, v in inputs.items()}
+    in_val = {k: torch.from_numpy(v[data.tiers == "validation"]).to(dev) for k, v in inputs.items()}
+    for name, value in in_train.items():
+        if not hasattr(model, "set_trial_input_stats"):
+            raise TypeError(f"{type(model).__name__} reads {name!r} but has no set_trial_input_stats(name, mean, std)")
+        col_std = value.std(0, dtype=np.float64)
+        model.set_trial_input_stats(name, value.mean(0, dtype=np.float64), np.where(col_std > 0, col_std, 1.0))
+    in_train = {k: torch.from_numpy(v).to(dev) for k, v in in_train.items()}
     masked = bool(np.isnan(train.responses).any() or np.isnan(val.responses).any())
     if masked and (np.isnan(train.responses).all(0).any() or np.isnan(val.responses).all(0).any()):
         raise ValueError("every neuron needs recorded (non-NaN) responses in both the train and validation tiers")
@@ -194,7 +253,7 @@ def fit(
             idx = perm[b : b + batch_size]
             ctx, _ = _autocast(dev, amp)
             with ctx:
-                pred = model(x_train[idx].float())
+                pred = model(x_train[idx].float(), **{k: v[idx] for k, v in in_train.items()})
             mask = m_train[idx] if m_train is not None else None
             loss = poisson_loss(pred.float() / scale, y_train[idx] / scale, mask=mask) + model.regularizer()
             optimizer.zero_grad(set_to_none=True)
@@ -209,7 +268,7 @@ def fit(
         if not torch.isfinite(total):  # checked once per epoch: no per-batch GPU sync
             raise FloatingPointError(f"training loss became {float(total)} in epoch {epoch}; lower lr")
         seen += n
-        val_corr = _mean_correlation(_predict_tensor(model, x_val, 512, amp), y_val, m_val)
+        val_corr = _mean_correlation(_predict_tensor(model, x_val, 512, amp, in_val), y_val, m_val)
         current_lr = optimizer.param_groups[0]["lr"]
         history.append(
             {"epoch": epoch, "train_loss": float(total) / batches, "val_corr": val_corr,
@@ -238,10 +297,13 @@ def fit(
     )
 
 
-def predict(model: nn.Module, images: np.ndarray, device: str = "auto", batch_size: int = 256) -> np.ndarray:
+def predict(model: nn.Module, images: np.ndarray, device: str = "auto", batch_size: int = 256,
+            trial_inputs: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """Predicted rates (n_images, n_neurons) float32 for images (n, H, W) in data units.
 
     Stimuli with a history as channels, (n, history, H, W), go to models built for them (retina).
+    ``trial_inputs``: per-trial arrays {name: (n, k)} in data units for a model that reads them
+    (``model.trial_inputs``, e.g. ``{"behavior": test.meta["behavior"]}``); one left out means the mean state.
 
     The model is moved to ``device`` and left in eval mode.
     """
@@ -254,6 +316,7 @@ def predict(model: nn.Module, images: np.ndarray, device: str = "auto", batch_si
     _check_model(model, images.shape[-2:], None)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    inputs = _predict_inputs(model, trial_inputs, len(images))
     dev = resolve_device(device)
     model.to(dev)
     if images.dtype not in (np.int8, np.uint8, np.float16, np.float32):
@@ -263,5 +326,20 @@ def predict(model: nn.Module, images: np.ndarray, device: str = "auto", batch_si
     model.eval()
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
-            outs.append(model(x[start : start + batch_size].to(dev).float()).float().cpu())
+            batch = {k: v[start : start + batch_size].to(dev) for k, v in inputs.items()}
+            outs.append(model(x[start : start + batch_size].to(dev).float(), **batch).float().cpu())
     return torch.cat(outs).numpy() if outs else np.zeros((0, getattr(model, "n_neurons", 0)), np.float32)
+
+
+def _predict_inputs(model: nn.Module, trial_inputs: Mapping[str, np.ndarray] | None, n: int) -> dict:
+    """Checked trial inputs for :func:`predict` as CPU tensors {name: (n, k)}."""
+    if trial_inputs is None:
+        return {}
+    if not isinstance(trial_inputs, Mapping):
+        raise TypeError(f"trial_inputs must be a dict {{name: (n, k) array}}, got {type(trial_inputs).__name__}")
+    names = tuple(getattr(model, "trial_inputs", ()))
+    unknown = sorted(set(trial_inputs) - set(names))
+    if unknown:
+        reads = f"reads only {names}" if names else "reads no trial inputs (only images)"
+        raise ValueError(f"trial_inputs {unknown} are not read by this {type(model).__name__}: it {reads}")
+    return {k: torch.from_numpy(_check_trial_array(model, k, v, n, "trial_inputs")) for k, v in trial_inputs.items()}

@@ -11,7 +11,13 @@ tiers          (n_trials,), str                       ``train``, ``validation`` 
 image_ids      (n_trials,), int                       equal ids are repeats of the same image; the test tier needs
                                                       repeats (at least 2 per image) for the noise ceiling
 neuron_ids     (n_neurons,), int, optional            identifiers of the neurons (default 0..n_neurons-1)
+behavior       (n_trials, k), numeric, optional       per-trial behaviour (e.g. pupil dilation, its derivative,
+                                                      running speed) for the behavioural modulator
+pupil_center   (n_trials, 2), numeric, optional       per-trial pupil position (x, y) for the eye-position shifter
 =============  =====================================  ===============================================================
+
+``behavior`` and ``pupil_center`` are stored in ``data.meta`` under those names (sliced with the trials), where
+:func:`neurobook.train.fit` finds them for a :class:`~neurobook.models.BehaviorModel`.
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ from neurobook.data.fetch import DataNotFoundError
 from neurobook.data.types import TIERS, StimulusResponseData
 
 REQUIRED = ("images", "responses", "tiers", "image_ids")
-OPTIONAL = ("neuron_ids",)
+TRIAL_ARRAYS = {"behavior": None, "pupil_center": 2}  # optional per-trial (n_trials, k) arrays: name -> k
+OPTIONAL = ("neuron_ids", *TRIAL_ARRAYS)
 LAYOUT_HELP = ("an npz with images (n_trials, height, width), responses (n_trials, n_neurons), tiers (n_trials,) "
-               "of 'train'/'validation'/'test', image_ids (n_trials,) int, optional neuron_ids (n_neurons,); "
+               "of 'train'/'validation'/'test', image_ids (n_trials,) int, optional neuron_ids (n_neurons,), "
+               "behavior (n_trials, k) and pupil_center (n_trials, 2); "
                "see neurobook/data/npz.py")
 
 
@@ -96,6 +104,15 @@ def load_npz(path: str | os.PathLike, *, require_repeats: bool = True) -> Stimul
     if neuron_ids.shape != (responses.shape[1],) or not np.issubdtype(neuron_ids.dtype, np.integer):
         raise UserDataError(f"{path}: neuron_ids must be ({responses.shape[1]},) integers; got "
                             f"{neuron_ids.shape} {neuron_ids.dtype}")
+    trial_arrays = {}
+    for name, k in TRIAL_ARRAYS.items():
+        if name not in arrays:
+            continue
+        needed = f"(n_trials={n}, {k or 'k'})"
+        _check_numeric(path, name, arrays[name], 2, needed)
+        if arrays[name].shape[0] != n or (k is not None and arrays[name].shape[1] != k):
+            raise UserDataError(f"{path}: {name} must be {needed}, one row per trial; got shape {arrays[name].shape}")
+        trial_arrays[name] = arrays[name].astype(np.float32)
     if require_repeats:
         _, counts = np.unique(image_ids[tiers == "test"], return_counts=True)
         if counts.size == 0 or counts.max() < 2:
@@ -105,4 +122,4 @@ def load_npz(path: str | os.PathLike, *, require_repeats: bool = True) -> Stimul
     return StimulusResponseData(images, responses, tiers, image_ids, neuron_ids, name=path.name,
                                 meta={"source": str(path.resolve()), "license": "the user's own data",
                                       "species": "unknown", "area": "unknown", "layer": "",
-                                      "recording": "user-supplied npz"})
+                                      "recording": "user-supplied npz", **trial_arrays})
