@@ -107,17 +107,17 @@ def _predict_tensor(model: nn.Module, x: torch.Tensor, batch_size: int, amp: boo
     return torch.cat(outs)
 
 
-def _needed_shape(model: nn.Module, name: str, n: int | str = "n_trials") -> str:
-    k = getattr(model, "trial_input_sizes", {}).get(name, "k")
-    return f"({n}, {k})"
+def _needed_shape(model: nn.Module, name: str, rows: int | str = "n_trials") -> str:
+    return f"({rows}, {getattr(model, 'trial_input_sizes', {}).get(name, 'k')})"
 
 
-def _check_trial_array(model: nn.Module, name: str, value: object, n: int, where: str) -> np.ndarray:
+def _check_trial_array(model: nn.Module, name: str, value: object, n: int, where: str,
+                       rows: str | None = None) -> np.ndarray:
     """One trial input as float32 (n, k), or a ValueError that names it and the shape it needs."""
     arr = np.asarray(value)
     k = getattr(model, "trial_input_sizes", {}).get(name)
     if arr.ndim != 2 or arr.shape[0] != n or (k is not None and arr.shape[1] != k):
-        raise ValueError(f"{where}[{name!r}] must be {_needed_shape(model, name, n)}, one row per trial "
+        raise ValueError(f"{where}[{name!r}] must be {_needed_shape(model, name, rows or n)}, one row per trial "
                          f"({TRIAL_INPUT_HELP.get(name, 'a per-trial array')}); got shape {arr.shape}")
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise ValueError(f"{where}[{name!r}] must be numeric; got dtype {arr.dtype}")
@@ -138,13 +138,13 @@ def trial_input_arrays(model: nn.Module, data: StimulusResponseData) -> dict[str
     for name in getattr(model, "trial_inputs", ()):
         if name not in data.meta:
             raise ValueError(
-                f"{type(model).__name__} reads the per-trial array {name!r} "
-                f"({TRIAL_INPUT_HELP.get(name, 'a per-trial array')}) of shape {_needed_shape(model, name, n)}, "
+                f"{type(model).__name__} reads the per-trial array {name!r} of shape "
+                f"{_needed_shape(model, name, f'n_trials={n}')} ({TRIAL_INPUT_HELP.get(name, 'one row per trial')}), "
                 f"but data.meta has no {name!r} (it has {sorted(data.meta)}). The Lurz 2020 data "
                 f"(neurobook.data.load_lurz2020) carry 'behavior' and 'pupil_center'; for your own recordings add "
                 f"{name}=array of shape {_needed_shape(model, name)} to the npz read by neurobook.data.load_npz, "
                 f"or build the model without it.")
-        out[name] = _check_trial_array(model, name, data.meta[name], n, "data.meta")
+        out[name] = _check_trial_array(model, name, data.meta[name], n, "data.meta", f"n_trials={n}")
     return out
 
 

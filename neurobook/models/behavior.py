@@ -25,8 +25,8 @@ from neurobook.models.readouts import GaussianReadout
 __all__ = ["TRIAL_INPUT_HELP", "BehaviorModel", "Modulator", "Shifter", "with_behavior"]
 
 TRIAL_INPUT_HELP = {
-    "behavior": "per-trial behaviour (pupil dilation, its derivative, running speed in Lurz 2020)",
-    "pupil_center": "per-trial pupil position (x, y) of the eye-tracking camera",
+    "behavior": "the behaviour on each trial: pupil dilation, its derivative, running speed in Lurz 2020",
+    "pupil_center": "the pupil position (x, y) in the eye-tracking camera on each trial",
 }
 """What each trial input holds (used in error messages)."""
 
