@@ -7,7 +7,9 @@ import pandas as pd
 import torch
 
 from neurobook import metrics
+from neurobook.data.simulate import EXPECTED_LABEL
 from neurobook.data.types import StimulusResponseData
+from neurobook.rf_fit import LABELS
 from neurobook.train import predict, trial_input_arrays
 
 MEASURES = ("single_trial_corr", "corr_to_avg", "oracle", "feve", "fraction_of_limit")
@@ -50,20 +52,47 @@ def summarize(table: pd.DataFrame, tolerance: float = 0.1) -> dict[str, float]:
     return out
 
 
-def filter_similarity(recovered: np.ndarray, true: np.ndarray) -> pd.DataFrame:
+def filter_similarity(recovered: np.ndarray, true: np.ndarray, quadrature: np.ndarray | None = None) -> pd.DataFrame:
     """How well recovered images (n, H, W) match true filters: pixel |r| and amplitude-spectrum r.
 
     The pixel correlation's sign is dropped (a preferred image and a filter agree up to sign for a rectified
-    cell); the amplitude spectrum ignores position and phase, which suits complex and texture cells.
+    cell): the measure for phase-fixed cells. The amplitude spectrum ignores position and phase, which suits
+    complex and texture cells; with ``quadrature`` (each cell's second filter of its energy pair, zeros for
+    single-filter cells) the reference is the pair's pooled amplitude spectrum ``sqrt(|F1|^2 + |F2|^2)``.
     """
     recovered, true = np.asarray(recovered, dtype=np.float64), np.asarray(true, dtype=np.float64)
     if recovered.shape != true.shape or recovered.ndim != 3:
         raise ValueError(f"recovered and true must both be (n, H, W); got {recovered.shape} and {true.shape}")
+    if quadrature is not None and np.shape(quadrature) != true.shape:
+        raise ValueError(f"quadrature must have the true filters' shape {true.shape}; got {np.shape(quadrature)}")
     pixel = np.abs(metrics.correlation(recovered.reshape(len(true), -1).T, true.reshape(len(true), -1).T))
     spec_rec = np.abs(np.fft.rfft2(recovered)).reshape(len(true), -1)
-    spec_true = np.abs(np.fft.rfft2(true)).reshape(len(true), -1)
-    spectrum = metrics.correlation(spec_rec.T, spec_true.T)
+    power_true = np.abs(np.fft.rfft2(true)) ** 2
+    if quadrature is not None:
+        power_true = power_true + np.abs(np.fft.rfft2(np.asarray(quadrature, dtype=np.float64))) ** 2
+    spectrum = metrics.correlation(spec_rec.T, np.sqrt(power_true).reshape(len(true), -1).T)
     return pd.DataFrame({"pixel_abs_r": pixel, "spectrum_r": spectrum})
+
+
+def label_confusion(cell_types: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    """Counts of preferred-image labels (columns: every label of :mod:`neurobook.rf_fit`) per true cell type."""
+    table = pd.crosstab(pd.Series(np.asarray(cell_types), name="true type"),
+                        pd.Series(np.asarray(labels), name="label of the preferred image"))
+    return table.reindex(columns=list(LABELS), fill_value=0)
+
+
+def label_accuracy(cell_types: np.ndarray, labels: np.ndarray,
+                   expected: dict[str, str] | None = None) -> pd.Series:
+    """Share of each true type's cells whose label is the one that type should get (``EXPECTED_LABEL``)."""
+    expected = EXPECTED_LABEL if expected is None else expected
+    cell_types, labels = np.asarray(cell_types), np.asarray(labels)
+    if cell_types.shape != labels.shape:
+        raise ValueError(f"cell_types and labels must match one to one; got {cell_types.shape} and {labels.shape}")
+    missing = sorted(set(cell_types) - set(expected))
+    if missing:
+        raise ValueError(f"no expected label for type(s) {missing}; pass expected={{type: label}}")
+    right = labels == np.array([expected[t] for t in cell_types])
+    return pd.Series(right).groupby(cell_types).mean().rename("share labelled as its type")
 
 
 def psth_table(predictions: dict[str, np.ndarray], psth: np.ndarray, reliability: np.ndarray) -> pd.DataFrame:

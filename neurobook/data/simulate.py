@@ -14,6 +14,7 @@ Poisson counts, so repeats of an image differ.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,8 +22,11 @@ from neurobook.data.types import StimulusResponseData
 from neurobook.rf_fit import dog, gabor
 
 CELL_TYPES = ("gabor", "complex", "dog", "texture")
+EXPECTED_LABEL = {"gabor": "gabor", "complex": "gabor", "dog": "center_surround", "texture": "textural"}
+"""The preferred-image label (:mod:`neurobook.rf_fit`) each simulated type should get: Kindel et al.'s three groups
+(a complex cell's preferred image is a Gabor of some phase, so it is Gabor-like)."""
 
-__all__ = ["CELL_TYPES", "pink_noise_images", "simulate_v1_population"]
+__all__ = ["CELL_TYPES", "EXPECTED_LABEL", "V1CellBank", "pink_noise_images", "simulate_v1_population"]
 
 
 def pink_noise_images(
@@ -91,6 +95,130 @@ def _circular_energy(images: np.ndarray, k1: np.ndarray, k2: np.ndarray) -> np.n
     return out
 
 
+@dataclass
+class V1CellBank:
+    """The noise-free model cells of a simulated population: their filters and the constants that scale them.
+
+    ``rates(images)`` gives every cell's expected count for any images in data units, so a preferred image found
+    by a model can be shown to the true cell (closed loop). Images are standardized with the scalar ``pixel_mean``
+    and ``pixel_std`` of the images the population was built on; drives are scaled by constants fixed then.
+    """
+
+    cell_types: np.ndarray
+    filters: np.ndarray
+    quadrature: np.ndarray
+    drive_scale: np.ndarray
+    drive_offset: np.ndarray
+    rate_scale: np.ndarray
+    pixel_mean: float
+    pixel_std: float
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.cell_types)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return self.filters.shape[1], self.filters.shape[2]
+
+    def standardize(self, images: np.ndarray) -> np.ndarray:
+        """Data units -> the contrast units the filters see."""
+        return (np.asarray(images, dtype=np.float64) - self.pixel_mean) / self.pixel_std
+
+    def drives(self, x: np.ndarray) -> np.ndarray:
+        """Unscaled drive (n_images, n_cells) for standardized images (n, H, W) (see the module doc)."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 3 or x.shape[1:] != self.image_shape:
+            raise ValueError(f"images must be (n, {self.image_shape[0]}, {self.image_shape[1]}); got {x.shape}")
+        flat = x.reshape(len(x), -1)
+        out = np.zeros((len(x), self.n_cells))
+        for kind in CELL_TYPES:
+            cells = np.flatnonzero(self.cell_types == kind)
+            if not len(cells):
+                continue
+            f1 = self.filters[cells].reshape(len(cells), -1).T
+            if kind in ("gabor", "dog"):
+                out[:, cells] = np.maximum(flat @ f1 / self.drive_scale[cells], 0)
+            elif kind == "complex":
+                f2 = self.quadrature[cells].reshape(len(cells), -1).T
+                out[:, cells] = ((flat @ f1) ** 2 + (flat @ f2) ** 2) / self.drive_scale[cells] ** 2
+            else:
+                for c in cells:
+                    energy = _circular_energy(x, self.filters[c], self.quadrature[c])
+                    out[:, c] = np.maximum(energy / self.drive_scale[c] - 0.5, 0)
+        return out
+
+    def rates(self, images: np.ndarray) -> np.ndarray:
+        """Expected counts (n_images, n_cells) for images (n, H, W) in data units."""
+        return self.rates_standardized(self.standardize(images))
+
+    def rates_standardized(self, x: np.ndarray) -> np.ndarray:
+        """Expected counts for images already in standardized contrast units."""
+        return (self.drives(x) + self.drive_offset) * self.rate_scale
+
+    def optimal_stimuli(self, norm: float) -> np.ndarray:
+        """Each cell's best image of L2 norm ``norm`` in standardized units (n_cells, H, W), derived exactly.
+
+        Linear-rectified cells (gabor, dog): the filter itself. Energy cells (complex): one filter of the pair.
+        Texture cells: the full-field grating at the frequency where the pair's summed power peaks (the energy
+        pooled over all positions is a sum over frequencies, so one frequency takes all of it).
+        """
+        if not norm > 0:
+            raise ValueError(f"norm must be > 0, got {norm}")
+        h, w = self.image_shape
+        out = np.zeros((self.n_cells, h, w))
+        for c, kind in enumerate(self.cell_types):
+            if kind != "texture":
+                out[c] = self.filters[c]
+                continue
+            power = sum(np.abs(np.fft.fft2(np.fft.ifftshift(k))) ** 2 for k in (self.filters[c], self.quadrature[c]))
+            power[0, 0] = 0
+            iy, ix = np.unravel_index(np.argmax(power), power.shape)
+            y, x = np.mgrid[0:h, 0:w]
+            out[c] = np.cos(2 * np.pi * (iy * y / h + ix * x / w))
+        flat = out.reshape(self.n_cells, -1)
+        out = flat * (norm / np.linalg.norm(flat, axis=1, keepdims=True))
+        return out.reshape(self.n_cells, h, w).astype(np.float32)
+
+
+def _build_bank(images: np.ndarray, types: Sequence[str], counts: dict, mean_rate: float, baseline: float,
+                rng: np.random.Generator) -> V1CellBank:
+    """Draw every cell's filters and fix the constants that give it unit-std drive and mean rate ``mean_rate``."""
+    shape = images.shape[1:]
+    pixel_mean, pixel_std = float(images.mean()), float(images.std())
+    x = (images - pixel_mean) / pixel_std
+    flat = x.reshape(len(x), -1)
+    rows = []  # (type, f1, f2, drive_scale)
+    for t in types:
+        for _ in range(counts.get(t, 0)):
+            if t in ("gabor", "complex"):
+                f, f2 = _gabor_pair(shape, rng)
+            elif t == "dog":
+                f, f2 = _dog_filter(shape, rng), np.zeros(shape)
+            else:
+                f, f2 = _texture_pair(shape, rng)
+            if t in ("gabor", "dog"):
+                scale = float((flat @ f.ravel()).std())
+                f2 = np.zeros(shape) if t == "gabor" else f2
+            elif t == "complex":
+                scale = float(np.sqrt(0.5 * ((flat @ f.ravel()).var() + (flat @ f2.ravel()).var())))
+            else:
+                scale = float(_circular_energy(x, f, f2).mean())
+            rows.append((t, f, f2, scale))
+    if not rows:
+        raise ValueError("the population is empty: n_per_type must be > 0 for at least one type")
+    n = len(rows)
+    bank = V1CellBank(
+        cell_types=np.array([r[0] for r in rows]), filters=np.stack([r[1] for r in rows]),
+        quadrature=np.stack([r[2] for r in rows]), drive_scale=np.array([r[3] for r in rows]),
+        drive_offset=np.zeros(n), rate_scale=np.ones(n), pixel_mean=pixel_mean, pixel_std=pixel_std,
+    )
+    drive = bank.drives(x)
+    bank.drive_offset = baseline * drive.mean(0)
+    bank.rate_scale = mean_rate / (drive + bank.drive_offset).mean(0)
+    return bank
+
+
 def simulate_v1_population(
     images: np.ndarray,
     tiers: np.ndarray,
@@ -114,8 +242,10 @@ def simulate_v1_population(
 
     Returns:
         ``StimulusResponseData`` named ``simulated`` with ``meta["true_filters"]`` (n_neurons, H, W)
-        (complex: first filter of the pair; texture: the band-pass kernel), ``meta["cell_types"]`` and
-        ``meta["true_rates"]`` (n_trials, n_neurons) noise-free expected counts.
+        (complex: first filter of the pair; texture: the band-pass kernel), ``meta["quadrature_filters"]`` (the
+        pair's second filter, zeros for gabor and dog), ``meta["cell_types"]``, ``meta["true_rates"]`` (n_trials,
+        n_neurons) noise-free expected counts, and ``meta["cells"]``, the :class:`V1CellBank` that computes the
+        true rates of any image.
     """
     images = np.asarray(images, dtype=np.float64)
     if images.ndim != 3:
@@ -134,40 +264,13 @@ def simulate_v1_population(
     if not mean_rate > 0:
         raise ValueError(f"mean_rate must be > 0, got {mean_rate}")
     rng = np.random.default_rng(seed)
-    shape = images.shape[1:]
-    x = (images - images.mean()) / images.std()
-    flat = x.reshape(len(x), -1)
-    filters, cell_types, rates = [], [], []
-    for t in types:
-        for _ in range(counts.get(t, 0)):
-            if t == "gabor":
-                f, _ = _gabor_pair(shape, rng)
-                g = flat @ f.ravel()
-                drive = np.maximum(g / g.std(), 0)
-            elif t == "complex":
-                f, f2 = _gabor_pair(shape, rng)
-                g1, g2 = flat @ f.ravel(), flat @ f2.ravel()
-                s = np.sqrt(0.5 * (g1.var() + g2.var()))
-                drive = (g1 / s) ** 2 + (g2 / s) ** 2
-            elif t == "dog":
-                f = _dog_filter(shape, rng)
-                g = flat @ f.ravel()
-                drive = np.maximum(g / g.std(), 0)
-            else:
-                f, f2 = _texture_pair(shape, rng)
-                energy = _circular_energy(x, f, f2)
-                drive = np.maximum(energy / energy.mean() - 0.5, 0)  # threshold at half the mean energy
-            drive = drive + baseline * drive.mean()
-            rates.append(mean_rate * drive / drive.mean())
-            filters.append(f)
-            cell_types.append(t)
-    if not filters:
-        raise ValueError("the population is empty: n_per_type must be > 0 for at least one type")
-    true_rates = np.stack(rates, axis=1)
+    bank = _build_bank(images, types, counts, mean_rate, baseline, rng)
+    true_rates = bank.rates(images)
     responses = rng.poisson(true_rates).astype(np.float32)
     return StimulusResponseData(
         images=images.astype(np.float32), responses=responses, tiers=tiers, image_ids=image_ids,
-        neuron_ids=np.arange(len(filters)), name="simulated",
-        meta={"true_filters": np.stack(filters).astype(np.float32), "cell_types": np.array(cell_types),
-              "true_rates": true_rates.astype(np.float32)},
+        neuron_ids=np.arange(bank.n_cells), name="simulated",
+        meta={"true_filters": bank.filters.astype(np.float32),
+              "quadrature_filters": bank.quadrature.astype(np.float32), "cell_types": bank.cell_types,
+              "true_rates": true_rates.astype(np.float32), "cells": bank},
     )
