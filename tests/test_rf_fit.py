@@ -68,7 +68,9 @@ def test_spatial_spread():
     assert spatial_spread(delta) == pytest.approx(0.01)
     grating = np.tile(np.cos(2 * np.pi * 0.15 * np.arange(64)), (36, 1))
     assert spatial_spread(grating) > 0.35 and spatial_extent(grating) > TEXTURE_EXTENT
-    assert spatial_extent(delta) < 0.05
+    point = np.zeros((40, 40))
+    point[20, 20] = 1.0
+    assert spatial_extent(point) < 0.05 < spatial_extent(np.ones((8, 8)) + np.eye(8))
     assert spatial_spread(np.zeros((5, 5))) == 0.0
 
 
