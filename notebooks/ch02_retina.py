@@ -32,7 +32,7 @@
 # true subunits, data efficiency, transfer between cells → primate parasol cells (temporal models) → salamander
 # cells (spatiotemporal) beside the paper → a cell browser → exercises → what differs and why.
 
-# %%
+# %% tags=["remove-cell"]
 from typing import Optional  # noqa: F401  (used by the parameters cell's annotations)
 
 # %% tags=["parameters"]

@@ -31,7 +31,7 @@
 # an image prior → three routes to a preferred image → their response, naturalness and diversity → evolution curves →
 # ground truth on neurons with known preferences → a neuron browser → what differs and why.
 
-# %%
+# %% tags=["remove-cell"]
 from typing import Optional  # noqa: F401  (used by the parameters cell's annotations)
 
 # %% tags=["parameters"]
