@@ -101,6 +101,16 @@ def check_run_values(values: dict[str, Any], chapter: str) -> None:
                                 f"{Path(str(user_file)).expanduser().resolve()}); see README 'Bring your own data'")
 
 
+def absolute_paths(values: dict[str, Any]) -> dict[str, Any]:
+    """``data_dir`` / ``data_file`` made absolute: the kernel runs in the output folder, not where the user typed."""
+    out = dict(values)
+    for name in ("data_dir", "data_file"):
+        value = out.get(name)
+        if isinstance(value, str) and value and value != "download":
+            out[name] = str(Path(value).expanduser().resolve())
+    return out
+
+
 def _tag_for_reader(path: Path) -> None:
     """Hide papermill's injected-parameters cell in the book (a tag that myst-nb honours)."""
     import nbformat
@@ -193,6 +203,7 @@ def run_chapter(slug: str, parameters: dict[str, Any] | None = None, *, force: b
     declared = notebook_parameters(chapter.source)
     validate(declared, values, chapter.slug)
     check_run_values(values, chapter.slug)
+    values = absolute_paths(values)
     # the fingerprint sees every parameter's effective value, so `-p profile full` and the default are one run
     effective = {name: parse_value(p["default"]) for name, p in declared.items()} | values
     output_dir = Path(output_dir)

@@ -150,10 +150,11 @@ def plan(chapter: str, grid: dict[str, list[Any]], fixed: dict[str, Any] | None 
     Raises :class:`ParameterError` (or the data errors of ``neurobook run``) before anything runs. ``remote``: the
     points run on another machine, so a CUDA device is not required here.
     """
-    from neurobook.book import check_run_values
+    from neurobook.book import absolute_paths, check_run_values
 
     slug = get_chapter(chapter).slug
-    fixed = dict(fixed or {})
+    fixed = absolute_paths(dict(fixed or {}))  # the workers run elsewhere: relative data paths would not resolve
+    grid = {name: [absolute_paths({name: v})[name] for v in values] for name, values in grid.items()}
     declared = _declared(slug)
     points = expand(grid)
     for point in points:

@@ -138,6 +138,22 @@ def test_valid_user_data_loads(tmp_path):
     assert (data.tiers == "test").sum() == 12 and list(data.neuron_ids) == [0, 1, 2, 3, 4]
 
 
+def test_relative_data_file_reaches_the_kernel_as_an_absolute_path(tmp_path, monkeypatch):
+    """The kernel runs in the output folder, so `-p data_file mine.npz` typed in the checkout must be made absolute."""
+    import neurobook.book as book
+
+    _user_npz(tmp_path / "mine.npz")
+    monkeypatch.chdir(tmp_path)
+    seen = {}
+    monkeypatch.setattr(book, "_execute", lambda chapter, values, effective, **kw: seen.update(values) or tmp_path)
+    run_chapter("ch01", {"profile": "quick", "data_file": "mine.npz"}, output_dir=tmp_path / "out")
+    assert seen["data_file"] == str(tmp_path / "mine.npz")
+    from neurobook.sweep import plan
+
+    sweep = plan("ch01", {"seed": [0, 1]}, {"data_file": "mine.npz"}, output_dir=tmp_path / "sweeps")
+    assert sweep.fixed["data_file"] == str(tmp_path / "mine.npz")
+
+
 # --- the machine -----------------------------------------------------------------------------------------------
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from neurobook import sweep as sw
 from neurobook.cli import main
@@ -19,6 +20,7 @@ from neurobook.params import ParameterError
 
 REPO = Path(__file__).resolve().parent.parent
 SLUG = "ch01_v1_encoding"
+EXPECTED_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # points run with device=auto
 # Chapter 1 made cheap with its own parameters: few neurons, one epoch, two preferred images
 CHEAP = [("profile", "quick"), ("n_neurons", "60"), ("epochs", "1"), ("n_mei", "2")]
 
@@ -76,7 +78,7 @@ def test_2x2_sweep_writes_four_results_and_the_table(grid_sweep):
         results = json.loads((folder / f"{SLUG}.results.json").read_text())
         assert results["profile"] == "quick" and results["headline"]["n_neurons"] == 60
         record = json.loads((folder / sw.POINT_NAME).read_text())
-        assert record["executed"] and record["worker"].startswith("tcp://") and record["device"] == "cpu"
+        assert record["executed"] and record["worker"].startswith("tcp://") and record["device"] == EXPECTED_DEVICE
         assert record["parameters"]["seed"] == point.values["seed"]
         assert (folder / f"{SLUG}.ipynb").exists() and (folder / f"{SLUG}.stamp").exists()
     with open(sweep.directory / sw.TABLE_NAME, newline="") as f:
@@ -163,7 +165,7 @@ def test_failing_point_on_an_existing_scheduler_reports_and_the_other_finishes(d
     assert f"connected to {scheduler}" in out and "dashboard:" in out
     (sweep,) = sw.list_sweeps(tmp_path / "sweeps")
     good, failed = (json.loads((sweep.directory / p.id / sw.POINT_NAME).read_text()) for p in sweep.points)
-    assert good["status"] == "done" and good["device"] == "cpu" and good["worker"].startswith("tcp://")
+    assert good["status"] == "done" and good["device"] == EXPECTED_DEVICE and good["worker"].startswith("tcp://")
     assert failed["status"] == "failed"
     error = failed["error"]
     assert error["chapter"] == SLUG and isinstance(error["cell"], int) and error["type"] == "UserDataError"
