@@ -152,6 +152,8 @@ CHAPTERS: dict[str, Chapter] = {
                 Claim("all four components minus core, mean tuning similarity to macaque V1",
                       "each component raises Brain-Score V1 alignment", "full_minus_core_similarity", "{:+.3f}"),
                 Claim("best-predicting variant", "all components together", "best_variant_predictivity", "{}"),
+                Claim("aim: all four components predict at least as well as the Chapter 1 core (same budget)",
+                      "combination best for V1 alignment (qualitative)", "full_at_least_core", "{}"),
             ),
             goals=(
                 "build center-surround, local receptive fields, tuned divisive normalization and cortical "
@@ -181,6 +183,10 @@ CHAPTERS: dict[str, Chapter] = {
                 Claim("GA (XDream) share of the gradient result within the budget",
                       "evolution finds strongly driving images for real neurons (Ponce et al.)",
                       "ga_fraction_of_gradient", "{:.0%}"),
+                Claim("CMA-ES share of the gradient result within the budget",
+                      "evolution finds strongly driving images (Ponce et al.)", "cma_fraction_of_gradient", "{:.0%}"),
+                Claim("latent images' median spectral slope within natural images' mean ± 2 s.d.",
+                      "natural-looking images (qualitative)", "latent_slope_within_natural_2sd", "{}"),
             ),
             goals=(
                 "train a generative image prior (a DCGAN) and search its latent space for preferred images",

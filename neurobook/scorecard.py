@@ -12,6 +12,8 @@ from neurobook.results import load_results
 def _format(value, fmt: str) -> str:
     if value is None:
         return "n/a"
+    if isinstance(value, bool):  # an aim's verdict
+        return "met" if value else "not met"
     if isinstance(value, dict):
         return ", ".join(f"{k} {v:.0%}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items())
     try:
