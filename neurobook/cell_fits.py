@@ -9,7 +9,7 @@ import torch
 from neurobook.config import seed_everything
 from neurobook.data.types import StimulusResponseData
 from neurobook.models.retina import RetinaCNN, build_retina_model
-from neurobook.train import TrainResult, fit
+from neurobook.train import TrainResult, _input_stats, fit
 
 
 def fit_each_cell(kind: str, data: StimulusResponseData, *, epochs: int, device: str = "auto", seed: int = 0,
@@ -39,6 +39,10 @@ def transfer_fit(source: torch.nn.Module | None, data: StimulusResponseData, mod
     ``mode``: ``readout`` retrains only the dense readout (the convolutional layers stay frozen), ``all`` fine-tunes
     every layer from the source's weights, ``scratch`` ignores ``source`` and trains a new network. Returns the
     TrainResult.
+
+    ``fit`` standardizes the inputs with the statistics of ``data``'s train tier; when they differ from the
+    source's (e.g. white noise -> natural movies), the first layer is re-parametrized first so that the copied
+    network computes exactly the source's function of the stimulus, and transfer starts from the source model.
     """
     if mode not in TRANSFER_MODES:
         raise ValueError(f"mode must be one of {TRANSFER_MODES}, got {mode!r}")
@@ -51,7 +55,18 @@ def transfer_fit(source: torch.nn.Module | None, data: StimulusResponseData, mod
         if not isinstance(source, RetinaCNN):
             raise TypeError(f"source must be a trained RetinaCNN for mode {mode!r}, got {type(source).__name__}")
         model = copy.deepcopy(source)
+        _keep_function_under_new_input_stats(model, *_input_stats(data.tier("train").images))
         for layer in (model.conv1, model.conv2):
             for p in layer.parameters():
                 p.requires_grad_(mode == "all")
     return fit(model, data, epochs=epochs, batch_size=batch_size, device=device, seed=seed, patience=3)
+
+
+@torch.no_grad()
+def _keep_function_under_new_input_stats(model: RetinaCNN, mean: float, std: float) -> None:
+    """Rescale ``model.conv1`` so that with input statistics (mean, std) it computes what it did with its own."""
+    m1, s1 = float(model.input_mean), float(model.input_std)
+    w = model.conv1.weight
+    model.conv1.bias += (mean - m1) / s1 * w.sum((1, 2, 3))
+    w *= std / s1
+    model.set_input_stats(mean, std)

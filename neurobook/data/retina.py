@@ -66,7 +66,8 @@ class RetinaRecording:
     """Binary white-noise frames and spike counts of a set of cells, trial by trial.
 
     Attributes:
-        frames: list of (T_k, H, W) int8 frames (values -1/+1), one per running-noise trial.
+        frames: list of (T_k, H, W) frames, one per running trial: int8 -1/+1 checkerboards, or float32
+            natural-movie frames (contrast units, see :mod:`neurobook.data.natural_movie`).
         counts: list of (T_k, n_cells) spike counts per frame bin, aligned with ``frames``.
         frozen: (T_f, H, W) int8 frozen (repeated) frames, or None.
         frozen_counts: (n_repeats, T_f, n_cells) counts on the repeats, or None.
@@ -191,8 +192,10 @@ class RetinaRecording:
             responses.append(self.frozen_counts[:, history - 1 :].mean(0).astype(np.float32))
             tiers += ["test"] * len(x)
             ids.append(np.arange(history - 1, len(self.frozen)))
+        stacked = np.concatenate(images)
+        integer = all(f.dtype.kind in "iu" for f in self.frames)  # checkerboards stay int8, movies float32
         return StimulusResponseData(
-            np.concatenate(images).astype(np.int8), np.concatenate(responses), np.asarray(tiers),
+            stacked.astype(np.int8 if integer else np.float32), np.concatenate(responses), np.asarray(tiers),
             np.concatenate(ids), np.arange(self.n_cells), self.name,
             {"history": history, "frame_rate": self.frame_rate, "cell_ids": self.cell_ids},
         )

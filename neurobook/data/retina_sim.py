@@ -96,6 +96,8 @@ def simulate_retina(
     output_offset: float = 0.35,
     frame_rate: float = 30.0,
     seed: int = 0,
+    stimulus: str = "checkerboard",
+    movie_kwargs: dict | None = None,
 ) -> RetinaRecording:
     """Simulate ``n_cells`` model ganglion cells on a ``grid x grid`` checkerboard, each centred in the grid.
 
@@ -106,7 +108,15 @@ def simulate_retina(
     offset ``output_offset``. ``meta`` holds the truth: ``subunits`` (list of (n_j, grid, grid) spatial profiles
     per cell), ``temporal_filter``,
     ``polarity``, ``layout``, ``true_rate_frozen`` (n_cells, T_f) in spikes per bin.
+
+    ``stimulus="movie"`` shows the same cells natural movies instead (running trials and the frozen sequence are
+    clips of :func:`neurobook.data.natural_movie.natural_movie`, float32 frames, ``movie_kwargs`` passed on): the
+    cells, and their output gain calibrated on the checkerboard, are the same as with ``stimulus="checkerboard"``
+    and the same seed, so a model can be trained on one stimulus and tested on the other. ``meta["movie"]`` then
+    holds each clip's eye path.
     """
+    if stimulus not in ("checkerboard", "movie"):
+        raise ValueError(f"stimulus must be 'checkerboard' or 'movie', got {stimulus!r}")
     for name, value in (("n_cells", n_cells), ("grid", grid), ("n_trials", n_trials), ("trial_frames", trial_frames),
                         ("n_repeats", n_repeats), ("n_lags", n_lags)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -144,7 +154,22 @@ def simulate_retina(
     frozen = frames_of(np.random.default_rng([seed, 3]), frozen_frames)
     raw = [_rates(fr, profiles, f, cells) for fr in running]
     raw_frozen = _rates(frozen, profiles, f, cells)
-    gain = mean_rate / np.concatenate(raw).mean(0)  # scale so the mean running rate is mean_rate
+    gain = mean_rate / np.concatenate(raw).mean(0)  # scale so the mean running (checkerboard) rate is mean_rate
+    movie_meta = None
+    if stimulus == "movie":
+        from neurobook.data.natural_movie import movie_images, natural_movie
+
+        kw = dict(movie_kwargs or {})
+        if "images" not in kw:
+            kw["images"], _ = movie_images(kw.pop("data_dir", None))
+        clips = [natural_movie(trial_frames, grid, seed=seed * 1000 + k, frame_rate=frame_rate, **kw)
+                 for k in range(n_trials)]
+        frozen_clip = natural_movie(frozen_frames, grid, seed=seed * 1000 + 999, frame_rate=frame_rate, **kw)
+        running, frozen = [c.frames for c in clips], frozen_clip.frames
+        raw = [_rates(fr, profiles, f, cells) for fr in running]
+        raw_frozen = _rates(frozen, profiles, f, cells)
+        movie_meta = {"positions": [c.positions for c in clips], "saccades": [c.saccade for c in clips],
+                      "frozen_positions": frozen_clip.positions}
     rates = [r * gain for r in raw]
     rate_frozen = raw_frozen * gain
     counts = [spike_rng.poisson(r).astype(np.float32) for r in rates]
@@ -154,5 +179,6 @@ def simulate_retina(
         {"subunits": subunits, "temporal_filter": f, "polarity": np.array([c["polarity"] for c in cells]),
          "layout": np.array([c["layout"] for c in cells]),
          "true_rate_frozen": np.ascontiguousarray(rate_frozen.T, dtype=np.float32),
-         "subunit_weights": [c["weights"] for c in cells]},
+         "subunit_weights": [c["weights"] for c in cells], "stimulus": stimulus,
+         **({"movie": movie_meta} if movie_meta else {})},
     )
