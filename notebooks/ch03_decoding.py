@@ -353,11 +353,7 @@ plt.show()
 # input layer, fitted on only $k$ training trials per position with the classifier frozen (**adapted**). The
 # comparison trains a whole decoder on the same $k$ trials per class (**from scratch**). Mice are split into
 # folds and every fold's classifier is trained in the same model step; with as many folds as mice this is
-# leave-one-mouse-out, which the full profile runs over all 58 mice on a CPU as on a GPU (58 classifiers, each with
-# the input layers of the 57 mice it sees, in one tensor step). On a CPU the transfer decoders are smaller and
-# trained for fewer steps than on a GPU so that the whole chapter stays near 10 minutes on 2 cores: the sentence
-# below the table names the sizes of this run. The reference is each mouse's own within-animal accuracy (neural
-# decoder, all train repeats).
+# leave-one-mouse-out. The reference is each mouse's own within-animal accuracy (neural decoder, all train repeats).
 
 # %%
 n_folds = min(settings["transfer_folds"], pop.n_animals)
@@ -696,7 +692,7 @@ check_that(lambda: np.all(np.asarray(elevation_acc) >= pos_res.accuracy()),
 # * **Scale on a CPU.** The profile of this run (top of the page) sets the number of mice, the decoder input
 #   (principal components per mouse on a CPU, all units on a GPU), the decoders' sizes and training steps, the
 #   number of seeds (one on a CPU, three on a GPU, reported as mean ± s.d.) and the number of transfer folds
-#   (leave-one-mouse-out over all 58 mice in the full profile on both; on a CPU with smaller transfer decoders).
+#   (leave-one-mouse-out on a GPU).
 
 # %%
 runtime = this_run.elapsed()
