@@ -76,8 +76,8 @@ this_run = nb.start_chapter(
     profile, device, seed,
     quick=dict(downsample=2, n_neurons=300, max_train=1200, epochs=5, channels=16, layers=2, n_mei=8,
                mei_steps=60, sim_per_type=4, sim_epochs=6, n_seeds=2, behavior=True),
-    cpu=dict(downsample=2, n_neurons=5335, max_train=4472, epochs=16, channels=16, layers=3, n_mei=48,
-             mei_steps=150, sim_per_type=8, sim_epochs=10, n_seeds=2, behavior=False),  # ~10 min on 2 cores
+    cpu=dict(downsample=2, n_neurons=5335, max_train=4472, epochs=20, channels=16, layers=3, n_mei=48,
+             mei_steps=150, sim_per_type=8, sim_epochs=12, n_seeds=2, behavior=False),
     gpu=dict(downsample=1, n_neurons=5335, max_train=4472, epochs=100, channels=64, layers=4, n_mei=500,
              mei_steps=400, sim_per_type=25, sim_epochs=60, n_seeds=5, behavior=True),
     overrides=dict(n_neurons=n_neurons, epochs=epochs, n_mei=n_mei, n_seeds=n_seeds),

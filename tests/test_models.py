@@ -174,3 +174,13 @@ def test_output_scale_keeps_predictions_in_data_units():
     np.testing.assert_allclose(model.output_scale.numpy(), responses[:100].std(0), rtol=1e-4)
     mean_pred = model(torch.from_numpy(images[:100])).detach().numpy().mean(0)
     assert np.all(np.abs(np.log10(mean_pred / responses[:100].mean(0))) < 0.5)  # right order of magnitude
+
+
+def test_laplacian_by_slices_equals_the_convolution():
+    from torch.nn import functional as F
+
+    from neurobook.models.cores import _LAPLACE, laplacian
+
+    x = torch.randn(7, 5, 9)
+    expected = F.conv2d(x.unsqueeze(1), _LAPLACE.view(1, 1, 3, 3), padding=1).squeeze(1)
+    torch.testing.assert_close(laplacian(x), expected)

@@ -9,6 +9,16 @@ from torch.nn import functional as F
 _LAPLACE = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]])
 
 
+def laplacian(images: torch.Tensor) -> torch.Tensor:
+    """The 5-point Laplacian of images (..., H, W) with zero padding: ``conv2d(x, _LAPLACE, padding=1)``.
+
+    Written with shifted slices: for thousands of single-channel images (an LN model's filters) this is far faster
+    than a convolution call on CPUs.
+    """
+    p = F.pad(images, (1, 1, 1, 1))
+    return 4 * images - p[..., :-2, 1:-1] - p[..., 2:, 1:-1] - p[..., 1:-1, :-2] - p[..., 1:-1, 2:]
+
+
 def laplace_l2(weight: torch.Tensor) -> torch.Tensor:
     """Normalized Laplacian roughness ``sum(L * w)^2 / sum(w^2)`` of conv kernels (out, in, k, k)."""
     out_ch, in_ch, kh, kw = weight.shape

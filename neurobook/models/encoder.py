@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from neurobook.models._checks import check_positive_int, check_shape
 from neurobook.models.bio import BioCore, parse_components
-from neurobook.models.cores import _LAPLACE, ConvCore
+from neurobook.models.cores import ConvCore, laplacian
 from neurobook.models.readouts import FactorizedReadout, GaussianReadout
 
 NONLINEARITIES = ("elu1", "softplus")
@@ -205,8 +205,7 @@ class LNModel(ImageModel):
 
     def regularizer(self) -> torch.Tensor:
         """``gamma_smooth * sum (Laplacian * w)^2 + gamma_l2 * sum w^2``."""
-        kernel = _LAPLACE.to(self.weight.device, self.weight.dtype)
-        lap = F.conv2d(self.filters.unsqueeze(1), kernel.view(1, 1, 3, 3), padding=1)
+        lap = laplacian(self.filters)
         return self.gamma_smooth * lap.pow(2).sum() + self.gamma_l2 * self.weight.pow(2).sum()
 
     def output_bias(self) -> nn.Parameter:
