@@ -89,6 +89,37 @@ def test_missing_file(tmp_path):
     assert _files(out) == set()
 
 
+def test_missing_data_directory_from_the_environment(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NEUROBOOK_DATA_DIR", str(tmp_path / "nope"))
+    out = tmp_path / "out"
+    assert main(["run", "ch01", "--profile", "quick", "--output-dir", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "nope" in err and "NEUROBOOK_DATA_DIR" in err and "does not exist" in err
+    assert _files(out) == set()
+
+
+def test_data_directory_order(tmp_path, monkeypatch):
+    """The parameter, then $NEUROBOOK_DATA_DIR, then data/ in the checkout, then ../shared/data; else downloads."""
+    import neurobook.config as config
+
+    first, second, param, env = (tmp_path / n for n in ("data", "shared", "param", "env"))
+    for folder in (first, second, param, env):
+        folder.mkdir()
+    monkeypatch.setattr(config, "default_data_dirs", lambda: (first, second))
+    monkeypatch.setenv("NEUROBOOK_DATA_DIR", str(env))
+    assert config.data_dir(str(param)) == param and "data_dir parameter" in config.describe_data_dir(str(param))
+    assert config.data_dir() == env and "$NEUROBOOK_DATA_DIR" in config.describe_data_dir()
+    monkeypatch.delenv("NEUROBOOK_DATA_DIR")
+    assert config.data_dir() == first and "found automatically" in config.describe_data_dir()
+    first.rmdir()
+    assert config.data_dir() == second
+    second.rmdir()
+    assert config.data_dir() is None and "downloads go to" in config.describe_data_dir()
+    monkeypatch.setenv("NEUROBOOK_DATA_DIR", "download")
+    monkeypatch.setattr(config, "default_data_dirs", lambda: (param,))
+    assert config.data_dir() is None
+
+
 def test_corrupt_file(tmp_path, data_root):
     folder = tmp_path / "kodak24"
     folder.mkdir()
