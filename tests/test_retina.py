@@ -114,11 +114,13 @@ def test_match_subunits_exact():
 
 def test_transfer_readout_only_freezes_the_subunit_layers():
     from neurobook.cell_fits import transfer_fit
+    from neurobook.train import _input_stats
 
     rec = simulate_retina(n_cells=2, n_trials=3, trial_frames=300, frozen_frames=60, n_repeats=4, seed=1)
     data = rec.to_data(12)
     torch.manual_seed(0)
     source = build_retina_model("retina_cnn", 12, (12, 12))
+    source.set_input_stats(*_input_stats(data.tier("train").images))  # same statistics: no re-parametrization
     before = source.conv1.weight.detach().clone()
     run = transfer_fit(source, data.select_neurons([1]), "readout", epochs=2, device="cpu")
     assert torch.equal(run.model.conv1.weight.detach(), before)  # frozen
@@ -129,3 +131,15 @@ def test_transfer_readout_only_freezes_the_subunit_layers():
         transfer_fit(source, data.select_neurons([1]), "half", epochs=1)
     with pytest.raises(ValueError, match="one cell"):
         transfer_fit(source, data, "readout", epochs=1)
+
+
+def test_transfer_keeps_the_source_function_under_new_input_statistics():
+    from neurobook.cell_fits import _keep_function_under_new_input_stats
+
+    torch.manual_seed(0)
+    model = build_retina_model("retina_cnn", 12, (12, 12))
+    x = torch.randn(5, 12, 12, 12) * 0.3 + 0.1  # e.g. a natural movie after white noise
+    before = model(x)
+    _keep_function_under_new_input_stats(model, 0.1, 0.3)
+    assert float(model.input_std) == pytest.approx(0.3)
+    torch.testing.assert_close(model(x), before, atol=1e-5, rtol=1e-4)
