@@ -40,7 +40,7 @@ n_neurons: int = 0  # neurons to model, 0 means the profile choice: all 5335 in 
 epochs: int = 0  # maximum training epochs, early stopping on validation decides, 0 means the profile choice
 readout: str = "gaussian"  # CNN readout: gaussian learns each neuron position, factorized is spatial x feature
 n_mei: int = 0  # preferred images for this many best-predicted neurons, 0 means the profile choice
-n_seeds: int = 0  # CNNs trained with different seeds (>= 2: closed loop and ensemble), 0 means the profile choice
+n_seeds: int = 0  # CNNs trained from different seeds, at least 2 for the closed loop and ensemble; 0 means profile
 behavior: Optional[bool] = None  # also fit a CNN with a behavioural modulator and eye-position shifter, None: profile
 
 # %%

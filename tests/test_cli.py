@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from neurobook.chapters import written_chapters
 from neurobook.cli import main
-from neurobook.params import ParameterError, _accepts, parse_value, validate
+from neurobook.params import ParameterError, _accepts, notebook_parameters, parse_value, read_chapter, validate
 
 PARAMS = {"profile": {"type": "str", "default": '"full"', "help": ""},
           "epochs": {"type": "int", "default": "0", "help": ""},
@@ -48,3 +49,14 @@ def test_type_rules():
     validate(PARAMS, {"epochs": 4, "lr": 1, "data_dir": None}, "demo")
     with pytest.raises(ParameterError, match="must be float"):
         validate(PARAMS, {"lr": "fast"}, "demo")
+
+
+@pytest.mark.parametrize("chapter", written_chapters(), ids=lambda c: c.slug)
+def test_every_assignment_of_the_parameters_cell_is_a_parameter(chapter):
+    """papermill silently drops a parameter line it cannot parse; such a parameter could not be set with -p."""
+    import ast
+
+    cell = next(c for c in read_chapter(chapter.source).cells if "parameters" in c.metadata.get("tags", []))
+    assigned = {node.target.id for node in ast.parse(cell.source).body if isinstance(node, ast.AnnAssign)}
+    assigned |= {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets}
+    assert assigned == set(notebook_parameters(chapter.source)), "a parameter line papermill could not parse"
