@@ -160,8 +160,9 @@ def simulate_retina(
         from neurobook.data.natural_movie import movie_images, natural_movie
 
         kw = dict(movie_kwargs or {})
+        source = "given"
         if "images" not in kw:
-            kw["images"], _ = movie_images(kw.pop("data_dir", None))
+            kw["images"], source = movie_images(kw.pop("data_dir", None))
         clips = [natural_movie(trial_frames, grid, seed=seed * 1000 + k, frame_rate=frame_rate, **kw)
                  for k in range(n_trials)]
         frozen_clip = natural_movie(frozen_frames, grid, seed=seed * 1000 + 999, frame_rate=frame_rate, **kw)
@@ -169,7 +170,7 @@ def simulate_retina(
         raw = [_rates(fr, profiles, f, cells) for fr in running]
         raw_frozen = _rates(frozen, profiles, f, cells)
         movie_meta = {"positions": [c.positions for c in clips], "saccades": [c.saccade for c in clips],
-                      "frozen_positions": frozen_clip.positions}
+                      "frozen_positions": frozen_clip.positions, "source": source}
     rates = [r * gain for r in raw]
     rate_frozen = raw_frozen * gain
     counts = [spike_rng.poisson(r).astype(np.float32) for r in rates]
