@@ -219,7 +219,10 @@ def test_interrupted_chapter_keeps_previous_output(tmp_path, data_root):
         (tmp_path / name).write_text(text)
     cmd = [sys.executable, "-m", "neurobook.cli", "run", "ch01", "--profile", "quick", "--force",
            "--output-dir", str(tmp_path)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    # a job started in the background by a non-interactive shell inherits SIGINT ignored, and Python then never
+    # raises KeyboardInterrupt: give the child the default disposition, as a terminal's foreground job has
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     partial = tmp_path / "ch01_v1_encoding.partial.ipynb"
     deadline = time.time() + 120
     while not partial.exists() and time.time() < deadline and proc.poll() is None:
