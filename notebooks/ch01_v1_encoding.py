@@ -472,7 +472,7 @@ fig.suptitle("True filters beside the MEIs recovered from the fitted CNN (textur
              y=1.02)
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 labels_validated = bool((label_acc >= 0.8).all())
 weak_types = [t for t, v in label_acc.items() if v < 0.8]
 loop_median = float(np.nanmedian(match["mei_over_best_natural"]))
@@ -490,7 +490,8 @@ display(Markdown(
        f"are reported but not read as findings.")
     + (f" {texture_share:.0%} of the texture cells' MEIs are labelled textural: they fill the core's receptive field "
        f"around the readout position with a periodic pattern (figure above)." if texture_share >= 0.8 else
-       f" Only {texture_share:.0%} of the texture cells' MEIs are labelled textural. Their model fit is weaker "
+       (" None" if texture_share == 0 else f" Only {texture_share:.0%}")
+       + " of the texture cells' MEIs are labelled textural. Their model fit is weaker "
        f"(median correlation to the average {by_type.loc['texture', 'corr_to_avg']:.2f} against "
        f"{by_type.drop(index='texture')['corr_to_avg'].median():.2f} for the other types), and "
        + ("a Gaussian readout reads one position of the core's feature map, so it can represent a texture preference "
@@ -508,7 +509,7 @@ display(Markdown(
 # others). Its response to the MEI is divided by its response to the neuron's best test image shown at the same
 # contrast. A ratio above 1 means the preferred image is not an accident of one network's weights.
 
-# %%
+# %% tags=["hide-input"]
 display(types["label"].value_counts().rename("neurons").to_frame())
 proportions = types["label"].value_counts(normalize=True).round(3).to_dict()
 share_of = lambda label: proportions.get(label, 0.0)  # noqa: E731
