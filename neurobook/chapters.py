@@ -82,7 +82,7 @@ CHAPTERS: dict[str, Chapter] = {
                 "a first contact with PyTorch: a model, a loss, gradient descent",
                 "receptive fields of V1 neurons (simple and complex cells)",
             ),
-            cpu_minutes=12,  # 24 CPU-minutes measured on 2 cores (two seeds, simulated population)
+            cpu_minutes=6,  # 357 s measured on an idle 2-core machine (two seeds, simulated population)
         ),
         Chapter(
             slug="ch02_retina",
