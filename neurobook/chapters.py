@@ -97,7 +97,7 @@ CHAPTERS: dict[str, Chapter] = {
                       "best_fraction_of_ceiling", "{:.2f}"),
                 Claim("first-layer filters vs true subunits of model cells (Hungarian-matched correlation)",
                       "CNN filters resemble the subunits (qualitative)", "sim_subunit_match", "{:.2f}"),
-                Claim("STNMF modules vs true subunits of model cells (Hungarian-matched |r|)",
+                Claim("STNMF modules vs true subunits of model cells (Hungarian-matched absolute correlation)",
                       "STNMF recovers the subunits (Liu et al. 2017)", "sim_stnmf_match", "{:.2f}"),
                 Claim("white-noise CNN tested on natural movies (model cells, PSTH correlation)",
                       "transfer from white noise to natural stimuli works well", "movie_white_noise_to_movie",

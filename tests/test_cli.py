@@ -60,3 +60,9 @@ def test_every_assignment_of_the_parameters_cell_is_a_parameter(chapter):
     assigned = {node.target.id for node in ast.parse(cell.source).body if isinstance(node, ast.AnnAssign)}
     assigned |= {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets}
     assert assigned == set(notebook_parameters(chapter.source)), "a parameter line papermill could not parse"
+
+
+def test_scorecard_claims_have_no_pipe_that_would_split_the_table():
+    for chapter in written_chapters():
+        for claim in chapter.claims:
+            assert "|" not in claim.label + claim.paper, f"{chapter.slug}: {claim.label!r} breaks the scorecard table"
