@@ -607,10 +607,9 @@ display(Markdown(
 # precomputed, so it works in the static book without a Python kernel.
 
 # %% tags=["hide-input"]
-test_ids, test_reps = test.repeats()
+_, test_reps = test.repeats()  # in the order of test_ids, like test_images above
 test_mean = np.stack([r.mean(0) for r in test_reps])
-test_pred = predict(models["CNN"], np.stack([test.images[test.image_ids == i][0] for i in test_ids]),
-                    device=str(dev))
+test_pred = predict(models["CNN"], test_images, device=str(dev))
 browser_pngs, browser_labels = [], []  # figures are rendered to PNG (and closed) one at a time
 for k, neuron in enumerate(chosen[: min(len(chosen), 24)]):
     gfit, dfit = fit_gabor(meis[k]), fit_dog(meis[k])
