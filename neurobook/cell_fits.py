@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 
 from neurobook.config import seed_everything
 from neurobook.data.types import StimulusResponseData
-from neurobook.models.retina import RetinaCNN, build_retina_model
+from neurobook.models.retina import RetinaCNN, RetinaSTALN, build_retina_model
 from neurobook.train import TrainResult, _input_stats, fit
 
 
@@ -30,6 +31,43 @@ def fit_each_cell(kind: str, data: StimulusResponseData, *, epochs: int, device:
 
 
 TRANSFER_MODES = ("readout", "all", "scratch")
+
+
+def fit_sta_ln(data: StimulusResponseData, *, n_bins: int = 20, chunk: int = 4096) -> RetinaSTALN:
+    """The classical LN model from the train tier alone: STA filter, binned nonlinearity (Chichilnisky 2001).
+
+    The filter of each cell is its spike-triggered average of the standardized stimulus minus the stimulus mean,
+    scaled to unit norm; the nonlinearity is the mean response in ``n_bins`` equally populated bins of that
+    filter's output. Validation and test trials are not looked at. ``data`` holds a stimulus history as channels.
+    """
+    if data.n_channels < 2:
+        raise ValueError("data must hold a stimulus history (n, history, H, W); use RetinaRecording.to_data")
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 2:
+        raise ValueError(f"n_bins must be an int >= 2, got {n_bins!r}")
+    train = data.tier("train")
+    if len(train.images) < 10 * n_bins:
+        raise ValueError(f"the train tier has {len(train.images)} samples; fit_sta_ln needs at least {10 * n_bins}")
+    mean, std = _input_stats(train.images)
+    y = torch.from_numpy(train.responses).double()  # (N, n)
+    if not bool((y.sum(0) > 0).all()):
+        raise ValueError("every cell needs at least one spike in the train tier to have an STA")
+    weighted = torch.zeros(y.shape[1], int(np.prod(train.images.shape[1:])), dtype=torch.float64)
+    stim_sum = torch.zeros(weighted.shape[1], dtype=torch.float64)
+    for start in range(0, len(train.images), chunk):
+        x = (torch.from_numpy(train.images[start : start + chunk]).double().flatten(1) - mean) / std
+        weighted += y[start : start + chunk].T @ x
+        stim_sum += x.sum(0)
+    sta = weighted / y.sum(0)[:, None] - stim_sum / len(train.images)
+    filters = (sta / sta.norm(dim=1, keepdim=True).clamp_min(1e-12)).float()
+    g = torch.cat([((torch.from_numpy(train.images[s : s + chunk]).float().flatten(1) - mean) / std) @ filters.T
+                   for s in range(0, len(train.images), chunk)])  # (N, n)
+    order = g.argsort(0)
+    bins = torch.tensor_split(torch.arange(len(g)), n_bins)
+    centers = torch.stack([g.gather(0, order[b]).mean(0) for b in bins], 1)
+    values = torch.stack([y.float().gather(0, order[b]).mean(0) for b in bins], 1)
+    model = RetinaSTALN(filters.reshape(-1, *train.images.shape[1:]), centers, values)
+    model.set_input_stats(mean, std)
+    return model
 
 
 def transfer_fit(source: torch.nn.Module | None, data: StimulusResponseData, mode: str, *, epochs: int,

@@ -157,3 +157,19 @@ def test_power_spectrum_slope_separates_noise_from_natural():
     pink = np.real(np.fft.ifft2(np.fft.fft2(white) / f))  # amplitude 1/f -> power 1/f^2
     assert abs(metrics.power_spectrum_slope(white).mean()) < 0.5
     assert -2.6 < metrics.power_spectrum_slope(pink).mean() < -1.5
+
+
+def test_other_training_images_get_another_cache_key(tmp_path):
+    from neurobook.generative import data_fingerprint
+
+    images = np.random.default_rng(0).integers(0, 255, (6, 3, 8, 8)).astype(np.float32)
+    other = images.copy()
+    other[0, 0, 0, 0] += 1  # one pixel differs
+    assert data_fingerprint(images) == data_fingerprint(images.copy())
+    assert data_fingerprint(images) != data_fingerprint(other)
+    assert data_fingerprint(images) != data_fingerprint(images[:5])
+    cfg = PriorConfig(size=SIZE, z_dim=ZD, width=8, steps=3, batch_size=4, n_patches=8,
+                      data=f"v4:{data_fingerprint(images)}")
+    cfg_other = PriorConfig(size=SIZE, z_dim=ZD, width=8, steps=3, batch_size=4, n_patches=8,
+                            data=f"v4:{data_fingerprint(other)}")
+    assert prior_path(cfg, tmp_path) != prior_path(cfg_other, tmp_path)

@@ -143,3 +143,39 @@ def test_transfer_keeps_the_source_function_under_new_input_statistics():
     _keep_function_under_new_input_stats(model, 0.1, 0.3)
     assert float(model.input_std) == pytest.approx(0.3)
     torch.testing.assert_close(model(x), before, atol=1e-5, rtol=1e-4)
+
+
+def _ln_cell(n: int = 20000, seed: int = 0):
+    """A known LN cell on binary noise: biphasic x Gaussian filter, softplus, Poisson counts."""
+    from neurobook.data.types import StimulusResponseData
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:8, :8]
+    spatial = np.exp(-((yy - 3.5) ** 2 + (xx - 3.5) ** 2) / (2 * 1.2**2))
+    true = biphasic_filter(12)[:, None, None] * spatial
+    true /= np.linalg.norm(true)
+    x = rng.choice(np.array([-1, 1], np.int8), size=(n, 12, 8, 8))
+    rate = 0.4 * np.log1p(np.exp(3.0 * (x.reshape(n, -1).astype(np.float64) @ true.ravel()) - 1.0))
+    y = rng.poisson(rate)[:, None].astype(np.float32)
+    tiers = np.array(["train"] * (n - 2000) + ["validation"] * 1000 + ["test"] * 1000)
+    return StimulusResponseData(x, y, tiers, np.arange(n), np.arange(1)), true, rate
+
+
+def test_sta_ln_recovers_a_known_ln_cell_and_fails_on_shuffled_spikes():
+    from neurobook.cell_fits import fit_sta_ln
+
+    data, true, rate = _ln_cell()
+    model = fit_sta_ln(data)
+    filt = model.filters[0].numpy()
+    assert abs(np.corrcoef(filt.ravel(), true.ravel())[0, 1]) > 0.9
+    test = data.tier("test")
+    pred = predict(model, test.images)[:, 0]
+    assert np.corrcoef(pred, rate[data.tiers == "test"])[0, 1] > 0.9
+    assert np.all(np.diff(model.values[0].numpy()[5:]) > -0.05)  # a rising nonlinearity (up to bin noise)
+    # the same estimate from spikes that no longer follow the stimulus finds no filter
+    shuffled = type(data)(data.images, np.random.default_rng(1).permutation(data.responses), data.tiers,
+                          data.image_ids, data.neuron_ids)
+    filt_shuffled = fit_sta_ln(shuffled).filters[0].numpy()
+    assert abs(np.corrcoef(filt_shuffled.ravel(), true.ravel())[0, 1]) < 0.3
+    with pytest.raises(ValueError, match="n_bins"):
+        fit_sta_ln(data, n_bins=1)

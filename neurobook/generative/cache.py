@@ -1,6 +1,7 @@
 """Cache a trained prior on disk with its settings and a checksum; a corrupt or mismatched file is retrained.
 
-File: ``<cache_dir>/priors/dcgan-<key>.pt`` where ``key`` hashes the :class:`PriorConfig`. Contents: the config,
+File: ``<cache_dir>/priors/dcgan-<key>.pt`` where ``key`` hashes the :class:`PriorConfig`, whose ``data`` field
+names the training images and should carry their :func:`data_fingerprint`. Contents: the config,
 both state dicts, the training record and the sha256 of the weights. Writes go to a temp file, then ``os.replace``.
 """
 
@@ -29,6 +30,17 @@ class PriorCheckpointError(RuntimeError):
 
 def _key(config: PriorConfig) -> str:
     return hashlib.sha256(json.dumps(config.as_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def data_fingerprint(*arrays: np.ndarray) -> str:
+    """A short sha256 of the arrays' shapes, dtypes and bytes: put it in ``PriorConfig.data`` so that a prior
+    trained on other images (another session, another split) gets another cache key."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.shape}{a.dtype}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
 
 
 def prior_path(config: PriorConfig, directory: str | os.PathLike | None = None) -> Path:

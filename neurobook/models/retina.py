@@ -5,6 +5,9 @@
 * :class:`RetinaLN`: one spatio-temporal linear filter per cell and a softplus (the classical LN model).
 * :class:`RetinaLNLN`: the explicit subunit model between them: ``n_subunits`` window-sized spatio-temporal filters,
   each rectified, summed with non-negative weights, softplus.
+* :class:`RetinaSTALN`: the classical LN model estimated without training: the spike-triggered average as the
+  filter and the output nonlinearity read off a histogram of the filter's output (Chichilnisky 2001); it is built by
+  :func:`neurobook.cell_fits.fit_sta_ln`.
 
 Both keep the :class:`~neurobook.models.encoder.ImageModel` interface (input/output scaling, bias initialization),
 so :func:`neurobook.train.fit` trains them unchanged.
@@ -23,7 +26,8 @@ from neurobook.models._checks import check_positive_int, check_shape
 from neurobook.models.cores import _LAPLACE
 from neurobook.models.encoder import ImageModel, _check_nonlinearity, output_nonlinearity
 
-__all__ = ["RETINA_KINDS", "RetinaCNN", "RetinaLN", "RetinaLNLN", "build_retina_model", "spatiotemporal_filters"]
+__all__ = ["RETINA_KINDS", "RetinaCNN", "RetinaLN", "RetinaLNLN", "RetinaSTALN", "build_retina_model",
+           "spatiotemporal_filters"]
 
 RETINA_KINDS = ("retina_cnn", "retina_ln", "retina_lnln")
 
@@ -150,6 +154,43 @@ class RetinaLNLN(_HistoryModel):
 
     def output_bias(self) -> nn.Parameter:
         return self.bias
+
+
+class RetinaSTALN(_HistoryModel):
+    """LN model with a fixed filter (the STA, unit norm) and a piecewise-linear nonlinearity, nothing trained.
+
+    ``filters`` (n_neurons, history, H, W) act on standardized stimuli; ``centers`` and ``values``
+    (n_neurons, n_bins) are the mean generator signal and mean response in each bin of the training data
+    (increasing centers); outside them the nonlinearity is held at its end values.
+    """
+
+    def __init__(self, filters: torch.Tensor, centers: torch.Tensor, values: torch.Tensor) -> None:
+        super().__init__()
+        if filters.dim() != 4:
+            raise ValueError(f"filters must be (n_neurons, history, H, W); got shape {tuple(filters.shape)}")
+        n, history, h, w = filters.shape
+        if centers.shape != values.shape or centers.dim() != 2 or centers.shape[0] != n or centers.shape[1] < 2:
+            raise ValueError(f"centers and values must both be (n_neurons={n}, n_bins >= 2); got "
+                             f"{tuple(centers.shape)} and {tuple(values.shape)}")
+        self.history, self.image_shape, self.n_neurons = history, (h, w), n
+        self.nonlinearity = "binned"
+        self.register_buffer("filters", filters.float())
+        self.register_buffer("centers", centers.float().contiguous())
+        self.register_buffer("values", values.float())
+
+    def generator_signal(self, x: torch.Tensor) -> torch.Tensor:
+        """The filter's output (B, n_neurons) for standardized stimuli."""
+        return x.flatten(1) @ self.filters.flatten(1).T
+
+    def forward_standardized(self, x: torch.Tensor) -> torch.Tensor:
+        g = self.generator_signal(x).T.contiguous()  # (n, B)
+        c, v = self.centers, self.values
+        g = torch.minimum(torch.maximum(g, c[:, :1]), c[:, -1:])
+        hi = torch.searchsorted(c, g).clamp(1, c.shape[1] - 1)
+        lo = hi - 1
+        c_lo, c_hi = c.gather(1, lo), c.gather(1, hi)
+        t = ((g - c_lo) / (c_hi - c_lo).clamp_min(1e-12)).clamp(0, 1)
+        return (v.gather(1, lo) * (1 - t) + v.gather(1, hi) * t).T
 
 
 def build_retina_model(kind: str, history: int, image_shape: Sequence[int], n_neurons: int = 1,
