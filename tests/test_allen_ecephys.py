@@ -119,3 +119,114 @@ def test_gabor_layout_round_trip(session, tmp_path):
     assert np.array_equal(loaded.counts.T, table.counts)
     assert set(loaded.areas) == {"VISp", "VISl"}
     assert (loaded.aligned_index(REPEATS) >= 0).sum() == 12
+
+
+def _other_presentations(t0: float) -> pd.DataFrame:
+    """natural_scenes (frames 0, 1 and the blank -1) and static_gratings (two orientations and a 'null' blank)."""
+    rows, t = [], t0
+    for r in range(REPEATS):
+        for frame in ([0, 1, -1] if r % 2 == 0 else [-1, 1, 0]):
+            rows.append({"start_time": t, "stop_time": t + 0.25, "stimulus_name": "natural_scenes",
+                         "stimulus_block": 1, "frame": float(frame)})
+            t += 0.25
+        for o in ("0.0", "90.0", "null"):
+            rows.append({"start_time": t, "stop_time": t + 0.25, "stimulus_name": "static_gratings",
+                         "stimulus_block": 2, "orientation": o, "spatial_frequency": "null" if o == "null" else "0.04",
+                         "phase": "null" if o == "null" else "0.0"})
+            t += 0.25
+    return pd.DataFrame(rows)
+
+
+class FakeApiAll(FakeApi):
+    """The Gabor session plus natural scenes and static gratings; unit 11 fires frame + 2 spikes to an image,
+    unit 12 fires 3 spikes to the 90-deg grating."""
+
+    def __init__(self):
+        gab = _presentations()
+        other = _other_presentations(gab["stop_time"].max() + 1.0)
+        self.pres = pd.concat([gab, other], ignore_index=True).rename_axis("id")
+
+    def get_spike_times(self) -> dict[int, np.ndarray]:
+        gab = self.pres[self.pres["stimulus_name"] == "gabors"]
+        out = {u: list(v) for u, v in _spikes(gab).items()}
+        for _, row in self.pres[self.pres["stimulus_name"] != "gabors"].iterrows():
+            if row.stimulus_name == "natural_scenes":
+                out[11] += list(row.start_time + 0.01 + 0.01 * np.arange(int(row.frame) + 2))
+            elif row.orientation == "90.0":
+                out[12] += list(row.start_time + np.array([0.05, 0.1, 0.15]))
+        return {u: np.sort(np.array(v)) for u, v in out.items()}
+
+
+def test_natural_scenes_and_static_gratings_counts():
+    session = EcephysSession(api=FakeApiAll())
+    scenes = allen_ecephys.session_spike_counts(session, "natural_scenes")
+    pres = scenes.presentations
+    assert scenes.counts.shape == (2, 3 * REPEATS)
+    np.testing.assert_array_equal(scenes.counts[0], pres["frame"].to_numpy().astype(int) + 2)
+    # conditions in sorted order of the frame: the blank (-1) is condition 0
+    assert pres.groupby("stimulus_condition")["frame"].first().tolist() == [-1.0, 0.0, 1.0]
+    assert (pres.groupby("stimulus_condition").size() == REPEATS).all()
+    gratings = allen_ecephys.session_spike_counts(session, "static_gratings")
+    g = gratings.presentations
+    assert gratings.counts.shape == (2, 3 * REPEATS)
+    np.testing.assert_array_equal(gratings.counts[1], np.where(g["orientation"] == 90.0, 3, 0))
+    blank = g["orientation"].isna()
+    assert blank.sum() == REPEATS and (g.loc[blank, "stimulus_condition"] == 2).all()  # the blank sorts last
+    assert gratings.counts[0].sum() == 0  # unit 11 is silent during gratings
+
+
+class FakeCache:
+    """What session_counts needs of allensdk's EcephysProjectCache: the session table and session data."""
+
+    def __init__(self):
+        self.fetched = []
+
+    def get_session_table(self) -> pd.DataFrame:
+        return pd.DataFrame({"session_type": ["brain_observatory_1.1"], "specimen_id": [1],
+                             "unit_count": [3], "ecephys_structure_acronyms": [["VISp", "VISl", "CA1"]]},
+                            index=pd.Index([SESSION_ID], name="id"))
+
+    def get_session_data(self, session_id: int) -> EcephysSession:
+        self.fetched.append(session_id)
+        return EcephysSession(api=FakeApiAll())
+
+
+def test_session_counts_writes_once_and_reads_back(tmp_path):
+    cache = FakeCache()
+    folder = tmp_path / f"session_{SESSION_ID}"
+    first = allen_ecephys.session_counts(cache, SESSION_ID, "natural_scenes", folder)
+    again = allen_ecephys.session_counts(cache, SESSION_ID, "natural_scenes", folder)
+    assert cache.fetched == [SESSION_ID]  # the second call read the compact files
+    assert np.array_equal(first.counts, again.counts) and np.array_equal(first.unit_ids, again.unit_ids)
+    assert again.session_id == SESSION_ID and again.window_s == pytest.approx(0.249)
+    assert again.presentations["stimulus_condition"].tolist() == first.presentations["stimulus_condition"].tolist()
+    assert again.units["ecephys_unit_id"].tolist() == [11, 12]
+    with pytest.raises(ValueError, match="unknown session 5"):
+        allen_ecephys.session_counts(cache, 5, "natural_scenes", tmp_path / "s5")
+    with pytest.raises(FileNotFoundError, match="no compact 'gabors' table"):
+        allen_ecephys.read_compact(folder, "gabors")
+    (folder / "natural_scenes_counts.npz").write_bytes(b"not an npz")
+    with pytest.raises(ValueError, match="unreadable"):
+        allen_ecephys.read_compact(folder, "natural_scenes")
+
+
+def test_choose_sessions():
+    table = pd.DataFrame({
+        "session_type": ["brain_observatory_1.1", "functional_connectivity", "brain_observatory_1.1",
+                         "brain_observatory_1.1"],
+        "specimen_id": [1, 2, 3, 3],
+        "unit_count": [800, 900, 500, 700],
+        "full_genotype": ["wt/wt", "wt/wt", "Sst-IRES-Cre/wt", "Sst-IRES-Cre/wt"],
+        "ecephys_structure_acronyms": [["VISp", "LGd"], ["VISp", "VISl"], ["VISam"], ["VISp", "CA1"]],
+    }, index=pd.Index([30, 10, 20, 40], name="id"))
+    assert allen_ecephys.choose_sessions(table, "gabors").index.tolist() == [10, 30, 40]  # one per mouse
+    assert allen_ecephys.choose_sessions(table, "natural_scenes").index.tolist() == [30, 40]  # no FC sessions
+    assert allen_ecephys.choose_sessions(table, "gabors", areas=("VISp", "LGd"),
+                                         require_all_areas=True).index.tolist() == [30]
+    assert allen_ecephys.choose_sessions(table, "gabors", genotype="wt/wt", n=1).index.tolist() == [10]
+    with pytest.raises(ValueError, match=r"no session matches .*recording any of \['LP'\]: 0"):
+        allen_ecephys.choose_sessions(table, "gabors", areas=("LP",))
+    with pytest.raises(ValueError, match="stimulus must be one of"):
+        allen_ecephys.choose_sessions(table, "movies")
+    with pytest.raises(ValueError, match="lacks columns"):
+        allen_ecephys.choose_sessions(table.drop(columns="unit_count"), "gabors")

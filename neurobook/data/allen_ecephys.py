@@ -5,13 +5,14 @@ same conversion from source with allensdk's ``EcephysProjectCache`` (its manifes
 directory, under ``allen_ecephys_cache/``), for the Gabor stimulus and for ``natural_scenes`` (118 images),
 ``static_gratings`` and ``drifting_gratings``:
 
-1. choose sessions (:func:`project_cache`, then the cache's session table);
+1. choose sessions (:func:`project_cache`, then :func:`choose_sessions` on the cache's session table);
 2. filter units by area and quality (:data:`neurobook.data.allen_gabor.QUALITY_FILTERS`);
 3. count spikes of every unit in a window after each presentation with allensdk's
    ``EcephysSession.presentationwise_spike_counts``: a (presentations, units) table, :class:`SpikeCountTable`;
 4. write it as a compact per-session file (:func:`write_compact`), in the layout of the offline Gabor data when the
    stimulus is ``gabors`` (:func:`write_gabor_layout`), so that :func:`~neurobook.data.allen_gabor.load_gabor_session`
-   reads regenerated data unchanged.
+   reads regenerated data unchanged; :func:`read_compact` reads the compact files back, and
+   :func:`session_counts` does steps 2-4 for one session, reusing the compact files when they exist.
 
 allensdk (``pip install allensdk==2.16.2``, the ``allen`` extra) is imported only when a function needs it.
 """
@@ -28,8 +29,8 @@ import pandas as pd
 
 from neurobook.data.allen_gabor import AREAS, ORIENTATIONS_DEG, quality_mask
 
-__all__ = ["STIMULI", "SpikeCountTable", "project_cache", "session_spike_counts", "write_compact",
-           "write_gabor_layout"]
+__all__ = ["SESSION_TYPES", "STIMULI", "SpikeCountTable", "choose_sessions", "project_cache", "read_compact",
+           "session_counts", "session_spike_counts", "write_compact", "write_gabor_layout"]
 
 #: Stimulus name -> (the parameters that define a condition, counting window after onset in seconds).
 STIMULI: dict[str, tuple[tuple[str, ...], float]] = {
@@ -39,6 +40,13 @@ STIMULI: dict[str, tuple[tuple[str, ...], float]] = {
     "drifting_gratings": (("orientation", "temporal_frequency"), 1.999),
 }
 CACHE_FOLDER = "allen_ecephys_cache"
+#: Stimulus name -> the survey's session types that show it (Allen Visual Coding Neuropixels technical white paper).
+SESSION_TYPES: dict[str, tuple[str, ...]] = {
+    "gabors": ("brain_observatory_1.1", "functional_connectivity"),
+    "natural_scenes": ("brain_observatory_1.1",),
+    "static_gratings": ("brain_observatory_1.1",),
+    "drifting_gratings": ("brain_observatory_1.1",),
+}
 
 
 def _require_allensdk():
@@ -57,6 +65,36 @@ def project_cache(data_dir: str | os.PathLike):
     root = Path(data_dir).expanduser() / CACHE_FOLDER
     root.mkdir(parents=True, exist_ok=True)
     return cache_cls.from_warehouse(manifest=str(root / "manifest.json"))
+
+
+def choose_sessions(sessions: pd.DataFrame, stimulus: str, *, areas: tuple[str, ...] = AREAS,
+                    require_all_areas: bool = False, genotype: str | None = None, n: int | None = None) -> pd.DataFrame:
+    """Sessions of allensdk's session table (``cache.get_session_table()``) that show ``stimulus`` and record
+    ``areas`` (any of them, or all with ``require_all_areas``), optionally of one ``full_genotype`` (e.g.
+    ``"wt/wt"``); one session per mouse (the one with most units), sorted by session id, the first ``n``."""
+    if stimulus not in STIMULI:
+        raise ValueError(f"stimulus must be one of {sorted(STIMULI)}, got {stimulus!r}")
+    if isinstance(areas, str) or not areas:
+        raise ValueError(f"areas must be a non-empty tuple of structure acronyms, e.g. {AREAS}; got {areas!r}")
+    needed = {"session_type", "ecephys_structure_acronyms", "unit_count", "specimen_id"}
+    missing = needed - set(sessions.columns)
+    if missing:
+        raise ValueError(f"the session table lacks columns {sorted(missing)}; pass cache.get_session_table()")
+    steps = [("all sessions", sessions)]
+    kept = sessions[sessions["session_type"].isin(SESSION_TYPES[stimulus])]
+    steps.append((f"showing '{stimulus}'", kept))
+    has = kept["ecephys_structure_acronyms"].map(lambda acr: [a in set(acr) for a in areas])
+    kept = kept[has.map(all if require_all_areas else any)] if len(kept) else kept
+    steps.append((f"recording {'all' if require_all_areas else 'any'} of {list(areas)}", kept))
+    if genotype is not None:
+        kept = kept[kept.get("full_genotype", pd.Series(index=kept.index, dtype=str)) == genotype]
+        steps.append((f"genotype {genotype!r}", kept))
+    if kept.empty:
+        trail = " -> ".join(f"{name}: {len(df)}" for name, df in steps)
+        raise ValueError(f"no session matches ({trail}); relax the filters")
+    kept = kept.sort_values("unit_count", ascending=False, kind="stable").drop_duplicates("specimen_id")
+    kept = kept.sort_index()
+    return kept if n is None else kept.iloc[: int(n)]
 
 
 @dataclass
@@ -94,8 +132,8 @@ def _condition_table(presentations: pd.DataFrame, params: tuple[str, ...]) -> pd
     if missing:
         raise ValueError(f"the stimulus table lacks the condition parameters {missing}")
     out = presentations.copy()
-    values = out[list(params)].apply(pd.to_numeric, errors="coerce")
-    keys = [tuple(r) for r in values.to_numpy()]
+    values = out[list(params)].apply(pd.to_numeric, errors="coerce")  # allensdk's "null" (a blank) becomes NaN
+    keys = [tuple(r) for r in values.fillna(np.inf).to_numpy()]  # blanks are one condition, sorted last
     distinct = sorted(set(keys))
     index = {k: i for i, k in enumerate(distinct)}
     out[list(params)] = values
@@ -184,3 +222,42 @@ def write_gabor_layout(table: SpikeCountTable, root: str | os.PathLike) -> Path:
     _atomic(folder / "gabor_trial_table.csv.gz", lambda p: trials.to_csv(p, index=False, compression="gzip"))
     _atomic(folder / "visual_unit_population.csv.gz", lambda p: units.to_csv(p, index=False, compression="gzip"))
     return folder
+
+
+def read_compact(folder: str | os.PathLike, stimulus: str, session_id: int | None = None) -> SpikeCountTable:
+    """Read back what :func:`write_compact` wrote for ``stimulus`` in ``folder``."""
+    folder = Path(folder)
+    paths = [folder / f"{stimulus}_{part}" for part in ("counts.npz", "presentations.csv.gz", "units.csv.gz")]
+    absent = [p.name for p in paths if not p.exists()]
+    if absent:
+        raise FileNotFoundError(f"{folder}: no compact '{stimulus}' table ({', '.join(absent)} missing); write it "
+                                "with neurobook.data.allen_ecephys.session_counts")
+    try:
+        with np.load(paths[0]) as z:
+            counts, unit_ids, window = z["counts"], z["unit_ids"], float(z["window_s"])
+        presentations = pd.read_csv(paths[1], compression="gzip")
+        units = pd.read_csv(paths[2], compression="gzip")
+    except Exception as err:  # noqa: BLE001  (any unreadable file is a corrupt cache)
+        raise ValueError(f"{folder}: the compact '{stimulus}' files are unreadable ({type(err).__name__}: {err}); "
+                         "delete them to rebuild") from err
+    sid = int(session_id) if session_id is not None else int(folder.name.rsplit("_", 1)[-1])
+    return SpikeCountTable(sid, stimulus, counts, unit_ids, presentations, units, window)
+
+
+def session_counts(cache, session_id: int, stimulus: str, folder: str | os.PathLike, *,
+                   areas: tuple[str, ...] = AREAS, quality: str = "allen_default",
+                   window_s: float | None = None) -> SpikeCountTable:
+    """One session's table for ``stimulus``: read from ``folder`` if written before, else fetched through
+    ``cache`` (an allensdk ``EcephysProjectCache``: downloads the session's NWB file), counted and written there.
+    """
+    folder = Path(folder)
+    if (folder / f"{stimulus}_counts.npz").exists():
+        return read_compact(folder, stimulus, session_id)
+    known = cache.get_session_table().index
+    if int(session_id) not in set(int(i) for i in known):
+        raise ValueError(f"unknown session {session_id}; the cache lists {len(known)} sessions, e.g. "
+                         f"{[int(i) for i in known[:5]]} (see choose_sessions)")
+    table = session_spike_counts(cache.get_session_data(int(session_id)), stimulus, areas=areas, quality=quality,
+                                 window_s=window_s)
+    write_compact(table, folder)
+    return table
