@@ -47,6 +47,34 @@ def test_crop_cache_roundtrip_and_corruption(tmp_path):
     assert liu2017._load_crop(tmp_path / "missing.npz", crops.shape) is None
 
 
+@needs_liu
+def test_load_liu2017_rebuilds_a_corrupt_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEUROBOOK_CACHE_DIR", str(tmp_path))
+    first = liu2017.load_liu2017(cells=[3], n_trials=2, sta_trials=1, window=12, progress=False)[0]
+    root = tmp_path / liu2017.NAME / "crops"
+    sta_path = next(root.glob("sta_*.npz"))
+    trials = sorted((root / first.meta["cache_key"]).glob("trial_*.npz"))
+    assert len(trials) == 2 and not list(root.rglob("*.tmp"))
+    # corrupt the second trial's crops and the STA file: both are detected and rebuilt, the first trial is reused
+    trials[1].write_bytes(trials[1].read_bytes()[:-40])
+    raw = bytearray(sta_path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    sta_path.write_bytes(bytes(raw))
+    assert liu2017._load_sta(sta_path) is None
+    second = liu2017.load_liu2017(cells=[3], n_trials=2, sta_trials=1, window=12, progress=False)[0]
+    assert liu2017._load_sta(sta_path) is not None
+    assert liu2017._load_crop(trials[1], (1, liu2017.TRIAL_FRAMES, 12, 12)) is not None
+    assert second.meta["window"] == first.meta["window"]
+    for a, b in zip(first.frames, second.frames, strict=True):
+        assert np.array_equal(a, b)
+    np.testing.assert_array_equal(second.meta["sta_map"], first.meta["sta_map"])
+    # a cached run reads the files without rewriting them
+    stamps = [p.stat().st_mtime_ns for p in [sta_path, *trials]]
+    third = liu2017.load_liu2017(cells=[3], n_trials=2, sta_trials=1, window=12, progress=False)[0]
+    assert [p.stat().st_mtime_ns for p in [sta_path, *trials]] == stamps
+    assert np.array_equal(third.frames[1], first.frames[1])
+
+
 def test_bad_cells_and_windows_get_clear_errors():
     with pytest.raises(ValueError, match="0..77"):
         liu2017.load_liu2017(cells=[80])

@@ -9,8 +9,8 @@ so the loader:
    running trials (full frames, computed while regenerating);
 2. crops a ``window x window`` patch around each receptive field from every trial;
 3. caches the crops on disk as packed bits, one file per trial, written atomically (temp file + ``os.replace``) with
-   a checksum, keyed by seed, cells and windows, so the regeneration is paid once. A corrupt file is detected and
-   rebuilt.
+   a checksum, keyed by seed, cells and windows, so the regeneration is paid once; the STA maps are cached the same
+   way. A corrupt file is detected and rebuilt.
 
 Frames are returned as (frame, y, x) with y (150) as rows and x (200) as columns, values -1/+1.
 """
@@ -136,6 +136,31 @@ def _load_crop(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
     return (frames.astype(np.int8) * 2 - 1).astype(np.int8)
 
 
+def _sta_digest(maps: np.ndarray, lags: np.ndarray, centres: np.ndarray) -> str:
+    return _digest(np.concatenate([maps.astype(np.float32).ravel(), lags.astype(np.float32).ravel(),
+                                   centres.astype(np.float32).ravel()]))
+
+
+def _save_sta(path: Path, sta_info: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    maps, lags, centres = sta_info[0].astype(np.float32), np.asarray(sta_info[1]), np.asarray(sta_info[2], float)
+    _atomic_save(path, maps=maps, lags=lags, centres=centres, sha256=np.array(_sta_digest(maps, lags, centres)))
+
+
+def _load_sta(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The cached STA maps, peak lags and RF centres of all cells, or None when missing or corrupt (rebuilt)."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as z:
+            maps, lags, centres, digest = z["maps"], z["lags"], z["centres"], str(z["sha256"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if (maps.shape != (N_CELLS, *FRAME_SHAPE) or lags.shape != (N_CELLS,) or centres.shape != (N_CELLS, 2)
+            or _sta_digest(maps, lags, centres) != digest):
+        return None
+    return maps, lags, centres
+
+
 def _save_crop(path: Path, crops: np.ndarray) -> None:
     bits = np.packbits(crops > 0)
     _atomic_save(path, bits=bits, sha256=np.array(_digest(bits)))
@@ -172,13 +197,7 @@ def load_liu2017(data_dir: str | os.PathLike | None = None, cells=(0,), n_trials
     frozen = check_frozen(data_dir)
     root = cache_dir() / NAME / "crops"
     sta_path = root / f"sta_seed{RUNNING_SEED}_trials{sta_trials}.npz"
-    sta_info = None
-    if sta_path.exists():
-        try:
-            with np.load(sta_path) as z:
-                sta_info = (z["maps"], z["lags"], z["centres"])
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            sta_info = None
+    sta_info = _load_sta(sta_path)
     crops: dict[int, np.ndarray] = {}
     key = None
     if sta_info is not None:
@@ -200,8 +219,7 @@ def load_liu2017(data_dir: str | os.PathLike | None = None, cells=(0,), n_trials
                 if k + 1 == sta_trials:
                     sta /= np.maximum(spk1[:, :, :sta_trials].sum((1, 2)), 1)[:, None, None, None]
                     sta_info = _sta_peak(sta)
-                    _atomic_save(sta_path, maps=sta_info[0].astype(np.float32), lags=sta_info[1],
-                                 centres=sta_info[2])
+                    _save_sta(sta_path, sta_info)
                     key, paths, shape = _crop_key(root, cells, sta_info[2][cells], window, n_trials)
                     for kk, bits in enumerate(buffer):
                         full = np.unpackbits(bits).reshape(TRIAL_FRAMES, *FRAME_SHAPE).astype(np.int8) * 2 - 1
