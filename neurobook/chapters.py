@@ -180,7 +180,7 @@ CHAPTERS: dict[str, Chapter] = {
             title="Generative visualization",
             paper="Malakhova 2019; Ponce et al. 2019",
             citation="ponce2019evolving",
-            datasets=("cowley2023_macaque_v4", "kodak24"),
+            datasets=("cowley2023_macaque_v4", "kodak24", "lurz2020_mouse_v1"),
             claims=(
                 Claim("best model neurons' held-out correlation", "up to r = 0.8 (IT columns, Malakhova)",
                       "max_test_corr", "{:.3f}"),

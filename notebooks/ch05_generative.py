@@ -58,7 +58,14 @@ import neurobook as nb
 from neurobook import course, evaluation, inversion, metrics, plotting, widgets
 from neurobook.data import load_cowley2023, load_repeats
 from neurobook.data.cowley2023 import CEILING_SESSION, SESSIONS
-from neurobook.generative import PriorConfig, discriminator_score, load_or_train_prior, natural_patches
+from neurobook.data.lurz2020 import load_lurz2020_images
+from neurobook.generative import (
+    PriorConfig,
+    data_fingerprint,
+    discriminator_score,
+    load_or_train_prior,
+    natural_patches,
+)
 from neurobook.inversion import cma_es, genetic_algorithm, latent_ascent, most_exciting_inputs, neuron_objective
 from neurobook.models import TemplateNeurons, build_model
 from neurobook.results import save_results
@@ -68,8 +75,8 @@ this_run = nb.start_chapter(
     profile, device, seed,
     quick=dict(downsample=4, n_sessions=2, epochs=3, channels=12, layers=2, prior_steps=120, prior_width=16,
                n_patches=2048, n_invert=4, mei_steps=60, latent_steps=60, restarts=2, population=16, generations=12),
-    cpu=dict(downsample=4, n_sessions=12, epochs=8, channels=16, layers=3, prior_steps=600, prior_width=32,
-             n_patches=6000, n_invert=12, mei_steps=150, latent_steps=150, restarts=3, population=24, generations=40),
+    cpu=dict(downsample=4, n_sessions=12, epochs=15, channels=16, layers=3, prior_steps=2500, prior_width=32,
+             n_patches=6000, n_invert=16, mei_steps=150, latent_steps=150, restarts=3, population=24, generations=40),
     gpu=dict(downsample=2, n_sessions=12, epochs=40, channels=48, layers=4, prior_steps=6000, prior_width=64,
              n_patches=30000, n_invert=10_000, mei_steps=400, latent_steps=400, restarts=4, population=32,
              generations=100),
@@ -189,22 +196,32 @@ plt.show()
 # ## An image prior trained here
 #
 # A DCGAN {cite:p}`radford2016unsupervised` maps a latent code $z \sim \mathcal N(0, I)$ to a colour image. It is
-# trained on random patches of natural photographs (the Kodak set and scikit-image's photographs) and on the V4
-# train-tier stimuli, at the encoding model's resolution, with the non-saturating GAN loss
+# trained on random patches of natural photographs (the Kodak set and scikit-image's photographs) and on whole
+# stimuli of two neural data sets: the V4 train-tier images and the grayscale ImageNet images of the Lurz et al. mouse
+# V1 recording (its train tier, centre-cropped to squares and copied to three channels; one third of the patches come
+# from these stimuli), at the encoding model's resolution, with the non-saturating GAN loss
 #
 # $$\max_D\; \mathbb E_x \log D(x) + \mathbb E_z \log(1 - D(G(z))), \qquad \max_G\; \mathbb E_z \log D(G(z)).$$
 #
 # The trained prior is cached on disk with its settings and a checksum, so the book trains it only once per setting.
 
 # %%
+lurz_images = load_lurz2020_images(data_dir)  # (n, 36, 64) grayscale, train tier, for the prior only
 prior_cfg = PriorConfig(size=data.image_shape[0], z_dim=64, width=settings["prior_width"],
                         steps=settings["prior_steps"], batch_size=64, seed=seed, n_patches=settings["n_patches"],
-                        data=f"kodak24+skimage+cowley2023:{','.join(sessions)}:train")
+                        data=f"kodak24+skimage+cowley2023:{','.join(sessions)}:train+lurz2020:train:"
+                             f"{data_fingerprint(train.images, lurz_images)}")
 prior = load_or_train_prior(
     prior_cfg,
-    lambda: natural_patches(settings["n_patches"], prior_cfg.size, seed=seed, data_dir=data_dir, extra=train.images),
+    lambda: natural_patches(settings["n_patches"], prior_cfg.size, seed=seed, data_dir=data_dir,
+                            extra=[train.images, lurz_images]),
     device=str(dev),
 )
+display(Markdown(
+    f"**Data of the prior:** `kodak24` (24 photographs), scikit-image's photographs, the {len(train.images)} V4 "
+    f"train images above and {len(lurz_images)} train images of `lurz2020_mouse_v1` (real stimuli; no responses "
+    f"are used); {settings['n_patches']} patches."
+))
 samples = prior.sample(32, seed=seed)
 natural = data.images[np.random.default_rng(seed).choice(len(data.images), 256, replace=False)]
 slope_samples = metrics.power_spectrum_slope(samples)

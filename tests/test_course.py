@@ -226,6 +226,13 @@ def test_syllabus_lists_every_chapter_with_goals_data_and_exercises(tmp_path):
     assert "{download}" not in text  # no student notebook in tmp_path: no dangling download link
 
 
+def test_every_written_chapter_states_its_cpu_time():
+    for chapter in written_chapters():
+        assert chapter.cpu_minutes is not None and chapter.cpu_minutes > 0, (
+            f"{chapter.slug}: set cpu_minutes in neurobook/chapters.py from a measured full-profile CPU run")
+    assert "not estimated yet" not in syllabus_markdown()
+
+
 def test_checks_fail_with_messages():
     with pytest.raises(ExerciseCheckFailed, match="does not match: 2 vs the reference 3"):
         check_answer("x", 2.0, 3.0)

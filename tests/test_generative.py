@@ -173,3 +173,22 @@ def test_other_training_images_get_another_cache_key(tmp_path):
     cfg_other = PriorConfig(size=SIZE, z_dim=ZD, width=8, steps=3, batch_size=4, n_patches=8,
                             data=f"v4:{data_fingerprint(other)}")
     assert prior_path(cfg, tmp_path) != prior_path(cfg_other, tmp_path)
+
+
+def test_natural_patches_mix_in_colour_and_grayscale_images(data_root):
+    from neurobook.data.lurz2020 import load_lurz2020_images
+    from neurobook.generative import natural_patches
+
+    colour = np.zeros((5, 3, 40, 40), np.uint8)
+    colour[:, 0] = 255  # pure red images
+    gray = load_lurz2020_images(data_root)
+    assert gray.shape[1:] == (36, 64) and gray.dtype == np.uint8 and len(gray) == 4472  # train images, no repeats
+    patches = natural_patches(60, 12, seed=0, data_dir=data_root, extra=[colour, gray[:50]])
+    assert patches.shape == (60, 3, 12, 12) and patches.min() >= -1 and patches.max() <= 1
+    extra = patches[40:]  # the last third comes from the extra images
+    red = np.isclose(extra[:, 0], 1).all((1, 2)) & np.isclose(extra[:, 1], -1).all((1, 2))
+    grey = np.isclose(extra[:, 0], extra[:, 1]).all((1, 2)) & np.isclose(extra[:, 1], extra[:, 2]).all((1, 2))
+    assert red.any() and grey.any() and (red | grey).all()
+    assert not np.isclose(patches[:40, 0], patches[:40, 1]).all()  # the photographs are in colour
+    with pytest.raises(ValueError, match="grayscale"):
+        natural_patches(6, 12, data_dir=data_root, extra=[np.zeros((3, 2, 8, 8))])

@@ -59,6 +59,25 @@ def load_lurz2020(data_dir: str | os.PathLike | None = None, downsample: int = 1
     )
 
 
+def load_lurz2020_images(data_dir: str | os.PathLike | None = None, tiers: tuple[str, ...] = ("train",)) -> np.ndarray:
+    """The distinct stimulus images of ``tiers`` (n, 36, 64) uint8, in order of first presentation; no responses
+    are read (for image priors and other uses that need only the pictures)."""
+    unknown = set(tiers) - {"train", "validation", "test"}
+    if unknown or not tiers:
+        raise ValueError(f"tiers must be a non-empty subset of ('train', 'validation', 'test'); got {tiers!r}")
+    path = data_file(NAME, FILE, data_dir)
+    try:
+        with np.load(path) as z:
+            images, tier, ids = z["images"], z["trials_tiers"].astype(str), z["trials_frame_image_id"]
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as err:
+        raise ChecksumError(f"{path} could not be read as the Lurz 2020 npz ({err}); download it again") from err
+    if images.shape != (N_TRIALS, HEIGHT, WIDTH):
+        raise ValueError(f"{path}: unexpected image shape {images.shape}")
+    keep = np.flatnonzero(np.isin(tier, tiers))
+    _, first = np.unique(ids[keep], return_index=True)
+    return images[keep[np.sort(first)]].astype(np.uint8)
+
+
 def merge_file_tree(tree: Path, out: Path) -> Path:
     """Merge the authors' per-trial file tree (``data/images/0.npy``, ``meta/trials/*.npy`` ...) into one npz.
 

@@ -1,9 +1,10 @@
 """Natural colour image patches to train an image prior: Kodak photographs, scikit-image's bundled photographs and
-any images the caller adds (e.g. the train-tier stimuli of a neural data set)."""
+any images the caller adds (e.g. the train-tier stimuli of neural data sets, colour or grayscale)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -47,15 +48,16 @@ def natural_patches(
     *,
     seed: int = 0,
     data_dir: str | os.PathLike | None = None,
-    extra: np.ndarray | None = None,
+    extra: np.ndarray | Sequence[np.ndarray] | None = None,
     crop_range: tuple[int, int] = (64, 192),
     use_skimage: bool = True,
 ) -> np.ndarray:
     """``n`` random colour patches (n, 3, size, size) float32 in [-1, 1].
 
     Photographs (Kodak 24, scikit-image's) give random square crops of side in ``crop_range`` pixels, resized to
-    ``size``; ``extra`` (m, 3, h, w) images in 0..255 (e.g. the V4 stimuli) are resized whole and mixed in, one
-    third of the patches when given. Horizontal flips double the variety.
+    ``size``; ``extra`` images in 0..255, one array or a list of arrays, each colour (m, 3, h, w) or grayscale
+    (m, h, w) (copied to the three channels), are centre-cropped to a square, resized whole and mixed in: one third
+    of the patches when given, drawn uniformly over all extra images. Horizontal flips double the variety.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
@@ -63,12 +65,8 @@ def natural_patches(
         raise ValueError(f"size must be an int >= 8, got {size!r}")
     rng = np.random.default_rng(seed)
     photos = kodak_images(data_dir) + (skimage_photographs() if use_skimage else [])
-    n_extra = 0
-    if extra is not None:
-        extra = np.asarray(extra, np.float32)
-        if extra.ndim != 4 or extra.shape[1] != 3:
-            raise ValueError(f"extra must be colour images (m, 3, h, w) in 0..255; got shape {extra.shape}")
-        n_extra = n // 3
+    extras = _check_extra(extra)
+    n_extra = n // 3 if extras else 0
     out = np.empty((n, 3, size, size), np.float32)
     lo, hi = crop_range
     for i in range(n - n_extra):
@@ -77,11 +75,38 @@ def natural_patches(
         y, x = rng.integers(img.shape[1] - c + 1), rng.integers(img.shape[2] - c + 1)
         out[i] = _resize(img[:, y:y + c, x:x + c], size)
     if n_extra:
-        pick = rng.integers(len(extra), size=n_extra)
-        out[n - n_extra:] = _resize_batch(extra[pick], size)
+        offsets = np.cumsum([0] + [len(a) for a in extras])
+        pick = rng.integers(offsets[-1], size=n_extra)
+        which = np.searchsorted(offsets, pick, side="right") - 1
+        for j, a in enumerate(extras):
+            rows = np.flatnonzero(which == j)
+            if len(rows):
+                out[n - n_extra + rows] = _square_resize(a[pick[rows] - offsets[j]], size)
     flip = rng.random(n) < 0.5
     out[flip] = out[flip][..., ::-1]
     return np.clip(out / 127.5 - 1.0, -1.0, 1.0)
+
+
+def _check_extra(extra) -> list[np.ndarray]:
+    """The extra image arrays as a list, each checked to be colour (m, 3, h, w) or grayscale (m, h, w)."""
+    if extra is None:
+        return []
+    arrays = [extra] if isinstance(extra, np.ndarray) else list(extra)
+    for a in arrays:
+        if not isinstance(a, np.ndarray) or not (a.ndim == 3 or (a.ndim == 4 and a.shape[1] == 3)) or len(a) == 0:
+            raise ValueError("extra images must be colour (m, 3, h, w) or grayscale (m, h, w) arrays in 0..255; "
+                             f"got {getattr(a, 'shape', type(a).__name__)}")
+    return arrays
+
+
+def _square_resize(images: np.ndarray, size: int) -> np.ndarray:
+    """(m, 3, h, w) or (m, h, w) images -> (m, 3, size, size) float32: centre square crop, then resize."""
+    a = np.asarray(images, np.float32)
+    if a.ndim == 3:
+        a = np.repeat(a[:, None], 3, axis=1)
+    side = min(a.shape[2:])
+    top, left = (a.shape[2] - side) // 2, (a.shape[3] - side) // 2
+    return _resize_batch(a[:, :, top : top + side, left : left + side], size)
 
 
 def _resize_batch(images: np.ndarray, size: int) -> np.ndarray:
