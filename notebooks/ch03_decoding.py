@@ -132,7 +132,9 @@ display(mice.head(12))
 # %%
 pop = decoding.build_population(sessions, n_components=settings["n_components"] or None, device=dev)
 units_pop = decoding.build_population(sessions[: settings["detail_mice"]], device=dev)  # all cortical units
-area_pop = decoding.build_population(sessions_all[: settings["detail_mice"]], device=dev)  # with LGd units
+# the area analysis takes the mice with at least 20 LGd units first, so that LGd and cortex compare within mice
+area_sessions = sorted(sessions_all, key=lambda s: lgd_units[s.session_id] < 20)[: settings["detail_mice"]]
+area_pop = decoding.build_population(area_sessions, device=dev)  # with LGd units
 display(Markdown(f"Decoder input: {'all units' if not pop.projected else str(settings['n_components']) + ' principal components per mouse (fitted on train repeats)'}; "  # noqa: E501
                  f"{int((pop.split == 'train').sum())} train / {int((pop.split == 'validation').sum())} validation / "
                  f"{int((pop.split == 'test').sum())} test aligned trials per mouse."))
@@ -301,8 +303,9 @@ plt.show()
 #
 # Accuracy against the number of units (logistic regression on nested random subsets of each mouse's units), and
 # accuracy of 20 random units of one area at a time (so that areas compare at equal unit counts), for position
-# (81-way) and orientation (3-way), including the thalamus (LGd) where it was recorded. This part runs on the first
-# mice only in the smaller profiles.
+# (81-way) and orientation (3-way), including the thalamus (LGd) where it was recorded. In the smaller profiles the
+# unit curve runs on the first mice only, and the area comparison on as many mice, those with at least 20 LGd units
+# first, so that the thalamus and each cortical area are compared **within the same mice**.
 
 # %%
 curve = decoding.units_curve(units_pop, "position", UNIT_SIZES, steps=settings["logistic_steps"],
@@ -325,6 +328,30 @@ display(Markdown(
     f"{area_summary.index[0]} ranks {int(area_rank.iloc[0])} of {len(area_rank)} for orientation "
     f"(first {settings['detail_mice']} mice; an area counts only in mice with at least 20 of its units)."
 ))
+
+# %%
+paired = {}
+for task, table in (("position", by_area), ("orientation", by_area_orient)):
+    wide_area = table.pivot(index="session", columns="area", values="accuracy")
+    cortex = wide_area[[a for a in allen_gabor.AREAS if a in wide_area]]
+    both = wide_area["LGd"].notna() & cortex.notna().any(axis=1) if "LGd" in wide_area else wide_area.index == -1
+    paired[task] = pd.DataFrame({"LGd": wide_area.loc[both, "LGd"], "VISp": cortex.loc[both].get("VISp"),
+                                 "best cortical area": cortex.loc[both].max(axis=1)})
+lgd_vs_cortex = pd.concat({task: t.median() for task, t in paired.items()}, axis=1).T
+n_paired = len(paired["position"])
+if n_paired:
+    display(lgd_vs_cortex.round(3))
+    lgd_wins = float((paired["position"]["LGd"] > paired["position"]["VISp"]).mean())
+    display(Markdown(
+        f"**LGd vs cortex within the same {n_paired} mice** (20 units each, median test accuracy): position "
+        f"{lgd_vs_cortex.loc['position', 'LGd']:.1%} from LGd against {lgd_vs_cortex.loc['position', 'VISp']:.1%} "
+        f"from VISp ({lgd_wins:.0%} of these mice decode position better from LGd) and "
+        f"{lgd_vs_cortex.loc['position', 'best cortical area']:.1%} from each mouse's best cortical area; "
+        f"orientation {lgd_vs_cortex.loc['orientation', 'LGd']:.1%} from LGd against "
+        f"{lgd_vs_cortex.loc['orientation', 'VISp']:.1%} from VISp (chance 33.3%)."
+    ))
+else:
+    display(Markdown("No mouse of this run has 20 LGd units, so LGd and cortex are not compared here."))
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.4))
@@ -743,6 +770,9 @@ save_results(
         "units_curve_median": {int(k): float(v) for k, v in curve_summary["median"].items()},
         "area_median_20_units": {str(k): float(v) for k, v in area_summary["median"].items()},
         "area_median_20_units_orientation": {str(k): float(v) for k, v in area_orient_summary["median"].items()},
+        "lgd_vs_cortex_same_mice": {"n_mice": n_paired, **({f"{task}_{col}": float(v)
+                                                            for task, row in lgd_vs_cortex.iterrows()
+                                                            for col, v in row.items()} if n_paired else {})},
         "sim_position": {k: float(v) for k, v in sim_pos.items()},
         "lurz_image_identity_accuracy": image_acc,
         "lurz_image_identity_shuffled": float(image_shuffled.accuracy()[0]),
