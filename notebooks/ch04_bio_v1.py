@@ -455,7 +455,7 @@ for label, models_of_variant in fitted.items():
         if mag_layer is not None:
             c = (mag_layer.center.tanh() * 0.5).detach().cpu().numpy()  # grid units, x then y
             h, w = data.image_shape
-            mag_rows.append({"variant": label, "seed": s, "alpha": float(mag_layer.alpha),
+            mag_rows.append({"variant": label, "seed": s, "alpha": float(mag_layer.alpha.detach()),
                              "fixation row (px)": (c[1] + 1) / 2 * (h - 1),
                              "fixation col (px)": (c[0] + 1) / 2 * (w - 1)})
 if mag_rows:
