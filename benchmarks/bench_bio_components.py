@@ -1,7 +1,8 @@
 """Throughput of Chapter 4's components: forward + backward images/s of the Chapter-1 CNN with each one added.
 
-Also compares the locally connected layer (unfold + einsum) with the obvious per-position Python loop, which is
-what the vectorized version replaces.
+Also compares the locally connected layer (unfold, then one broadcast product or einsum) with the obvious
+per-position Python loop, which is what the vectorized version replaces, forward and forward+backward, for the
+depthwise layer Chapter 4 uses and for the full channel mix.
 
 Usage (from the repository root)::
 
@@ -57,25 +58,38 @@ def main() -> None:
         print(f"{'+'.join(comps) or 'Chapter 1 core':<60s} {count_parameters(model):>9d} params "
               f"{rate:>9.0f} images/s (forward+backward)")
 
-    layer = LocallyConnected2d(args.channels, args.channels, shape, 3).to(device)
-    z = torch.randn(args.batch, args.channels, *shape, device=device)
-    w = layer.weight.view(*shape, args.channels, -1)
+    for depthwise in (True, False):
+        layer = LocallyConnected2d(args.channels, args.channels, shape, 3, depthwise=depthwise).to(device)
+        z = torch.randn(args.batch, args.channels, *shape, device=device, requires_grad=True)
+        w = layer.weight.view(*shape, args.channels, -1)
 
-    def loop():
-        padded = F.pad(z, (1, 1, 1, 1))
-        out = torch.empty(args.batch, args.channels, *shape, device=device)
-        for i in range(shape[0]):
-            for j in range(shape[1]):
-                patch = padded[:, :, i : i + 3, j : j + 3].reshape(args.batch, -1)
-                out[:, :, i, j] = patch @ w[i, j].t()
-        return out
+        def loop(layer=layer, z=z, w=w, depthwise=depthwise):
+            """The obvious version: one small product per output position."""
+            padded = F.pad(z, (1, 1, 1, 1))
+            cols = []
+            for i in range(shape[0]):
+                for j in range(shape[1]):
+                    patch = padded[:, :, i : i + 3, j : j + 3]
+                    if depthwise:  # (B, C, 9) * (C, 9) summed over the patch
+                        cols.append((patch.reshape(args.batch, args.channels, 9) * w[i, j]).sum(-1))
+                    else:
+                        cols.append(patch.reshape(args.batch, -1) @ w[i, j].t())
+            return torch.stack(cols, -1).view(args.batch, args.channels, *shape) + layer.bias.view(
+                1, args.channels, *shape)
 
-    with torch.no_grad():
-        fast = _rate(lambda: layer(z), args.batch, args.repeats, device)
-        slow = _rate(loop, args.batch, max(1, args.repeats // 5), device)
-    print(f"locally connected layer: unfold+einsum {fast:.0f} images/s, Python loop {slow:.0f} images/s "
-          f"({fast / slow:.1f}x)")
-
+        with torch.no_grad():
+            ref = layer(z)
+            assert torch.allclose(loop(), ref, atol=1e-4), "the loop and the layer disagree"
+        rates = {}
+        for name, fn in (("vectorized (unfold)", layer), ("Python loop", lambda *_, f=loop: f())):
+            with torch.no_grad():
+                fwd = _rate(lambda fn=fn, z=z: fn(z), args.batch, args.repeats, device)
+            both = _rate(lambda fn=fn, z=z: fn(z).sum().backward(), args.batch, args.repeats, device)
+            rates[name] = (fwd, both)
+        kind = "depthwise (chapter 4's)" if depthwise else "full channel mix"
+        (f1, b1), (f2, b2) = rates["vectorized (unfold)"], rates["Python loop"]
+        print(f"locally connected, {kind}: vectorized {f1:.0f} / {b1:.0f} images/s (forward / forward+backward), "
+              f"Python loop {f2:.0f} / {b2:.0f}; vectorized/loop {f1 / f2:.1f}x / {b1 / b2:.1f}x")
 
 if __name__ == "__main__":
     main()

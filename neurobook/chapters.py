@@ -116,6 +116,7 @@ CHAPTERS: dict[str, Chapter] = {
                 "spike-triggered average and linear-nonlinear models",
                 "the retina's circuit: photoreceptors, bipolar cells, ganglion cells, ON and OFF pathways",
             ),
+            cpu_minutes=5,  # 305 s measured on the idle 2-core machine, first regeneration (57 s) included
         ),
         Chapter(
             slug="ch03_decoding",
@@ -145,7 +146,7 @@ CHAPTERS: dict[str, Chapter] = {
                 "classification: softmax, cross-entropy, accuracy and chance level",
                 "the Allen Brain Observatory's visual areas and stimuli (read the chapter's data section)",
             ),
-            cpu_minutes=10,  # 530 s measured with 4 folds; leave-one-mouse-out over 58 adds ~60 CPU-s (estimated)
+            cpu_minutes=5,  # 265 s measured on the idle 2-core machine (leave-one-mouse-out over all 58 mice)
         ),
         Chapter(
             slug="ch04_bio_v1",
@@ -174,6 +175,7 @@ CHAPTERS: dict[str, Chapter] = {
                 "V1 tuning properties: orientation and spatial-frequency tuning, surround suppression",
                 "divisive normalization (Heeger 1992) at the level of its equation",
             ),
+            cpu_minutes=4,  # 218 s measured on the idle 2-core machine (6 variants x 3 seeds, 1000 neurons)
         ),
         Chapter(
             slug="ch05_generative",
@@ -206,6 +208,7 @@ CHAPTERS: dict[str, Chapter] = {
                 "generative adversarial networks at the level of generator and discriminator",
                 "the idea of black-box optimisation (no gradients)",
             ),
+            cpu_minutes=6,  # 337 s measured on the idle 2-core machine, prior training (193 s) included
         ),
     ]
 }

@@ -325,6 +325,21 @@ for rate in settings["noise_rates"]:
 noise_curve = pd.DataFrame(noise_curve).sort_values("mean_rate", ignore_index=True)
 noise_curve["spikes_per_minute"] = noise_curve["mean_rate"] * sim.frame_rate * 60
 display(noise_curve.round(3))
+span_data = float(curve["matched_r"].iloc[-1] - curve["matched_r"].iloc[0])
+span_noise = float(noise_curve["matched_r"].max() - noise_curve["matched_r"].min())
+display(Markdown(
+    f"From {curve['minutes'].iloc[0]:.1f} to {curve['minutes'].iloc[-1]:.1f} min of data the subunit match goes "
+    f"from {curve['matched_r'].iloc[0]:.2f} to {curve['matched_r'].iloc[-1]:.2f}; across mean rates of "
+    f"{noise_curve['mean_rate'].min():g} to {noise_curve['mean_rate'].max():g} spikes per bin it spans "
+    f"{noise_curve['matched_r'].min():.2f} to {noise_curve['matched_r'].max():.2f}. "
+    + ("Over these ranges neither more data nor fewer spikes moves the match by more than 0.05, so in this run it is "
+       "limited by something else (the filters' size and the regularization are candidates), not by the data."
+       if max(span_data, abs(span_noise)) < 0.05 else
+       "More data raises the match" if span_data >= 0.05 else "The amount of data hardly moves the match")
+    + ("" if max(span_data, abs(span_noise)) < 0.05 else
+       (", and the firing rate changes it by up to "
+        f"{span_noise:.2f}." if span_noise >= 0.05 else ", and the firing rate in this range hardly matters."))
+))
 
 # %% tags=["hide-input"]
 fig, (ax, ax_noise) = plt.subplots(1, 2, figsize=(9, 3), sharey=True)

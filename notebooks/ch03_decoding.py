@@ -381,7 +381,7 @@ plt.show()
 # comparison trains a whole decoder on the same $k$ trials per class (**from scratch**). Mice are split into
 # folds and every fold's classifier is trained in the same model step; with as many folds as mice this is
 # leave-one-mouse-out, which the full profile runs over all 58 mice on a CPU as on a GPU (58 classifiers, each with
-# the input layers of the 57 mice it sees, in one tensor step). So that the whole chapter stays near 10 minutes on
+# the input layers of the 57 mice it sees, in one tensor step). So that the whole chapter stays within 10 minutes on
 # 2 CPU cores, the cpu profile uses smaller transfer decoders (latent 32, hidden 64; 120 steps of 64 trials per
 # mouse and fold at learning rate 0.01, then 150 adaptation steps) than the gpu profile (latent 128, hidden 512;
 # 1500 steps of 512 trials at 0.003, 600 adaptation steps, 3 seeds); the sentence below the table names the

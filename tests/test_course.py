@@ -222,7 +222,8 @@ def test_syllabus_lists_every_chapter_with_goals_data_and_exercises(tmp_path):
         assert goal in text
     for ex in exercises(ch01):
         assert f"{{ref}}`{ex.title} <{ex.label}>`" in text
-    assert "about 10 min" in text
+    for chapter in written_chapters():
+        assert f"about {chapter.cpu_minutes:g} min" in text
     assert "{download}" not in text  # no student notebook in tmp_path: no dangling download link
 
 
