@@ -16,7 +16,7 @@ class LocallyConnected2d(nn.Module):
 
     Untied weights let each image position learn its own filters, as biological receptive fields do
     (Pogoncheff et al. 2023). Computed without a Python loop: ``F.unfold`` gathers every k x k patch, one
-    ``einsum`` applies each position's own weights. Parameters: H * W * out * in * k * k.
+    ``einsum`` (depthwise: one broadcast product) applies each position's own weights. Parameters: H * W * out * in * k * k.
 
     With ``depthwise=True`` (requires ``in_channels == out_channels``) each channel is filtered only by itself,
     ``y[c, p] = sum_d W[p, c, d] x[c, p + d] + b[c, p]``: H * W * C * k * k parameters, C times fewer.
@@ -54,8 +54,10 @@ class LocallyConnected2d(nn.Module):
                              f"got {tuple(getattr(x, 'shape', ()))}")
         patches = F.unfold(x, self.kernel_size, padding=self.kernel_size // 2)  # (B, in*k*k, H*W)
         if self.depthwise:
+            # a broadcast product summed over the patch: no copy of the patches into another layout, about 2.5x
+            # faster than the equivalent einsum forward and backward on CPU (benchmarks/bench_bio_components.py)
             patches = patches.view(x.shape[0], self.in_channels, self.kernel_size**2, h * w)
-            out = torch.einsum("bckp,pck->bcp", patches, self.weight.to(x.dtype)) + self.bias.to(x.dtype)
+            out = (patches * self.weight.to(x.dtype).permute(1, 2, 0)).sum(2) + self.bias.to(x.dtype)
         else:
             out = torch.einsum("bfp,pof->bop", patches, self.weight.to(x.dtype)) + self.bias.to(x.dtype)
         return out.view(x.shape[0], self.out_channels, h, w)
