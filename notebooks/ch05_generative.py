@@ -254,8 +254,9 @@ plt.show()
 # Every image is scored by the neuron's response relative to its **best natural image** (the largest predicted
 # response over all the data set's stimuli), by its power-spectrum slope (natural images ≈ −2, white noise ≈ 0) and by
 # the prior's discriminator. Images are clipped to the displayable range 0..255 before scoring. Diversity across
-# restarts (1 − the mean pixel correlation between a neuron's restarts) is measured for the gradient routes only: a
-# second restart of an evolutionary search would double the images it shows.
+# restarts is 1 − the mean pixel correlation between a neuron's restarts (two for regularized pixel ascent; the
+# profile's `restarts` for the latent routes). Each extra restart of an evolutionary search costs another full
+# budget of images shown; the response and budget figures below are those of the first restart.
 
 # %%
 val_pred = predict(model, val.images, device=str(dev))
@@ -302,6 +303,19 @@ for name, method, kwargs in (("latent, GA (XDream)", genetic_algorithm, {}),
     with torch.no_grad():
         images[name] = prior.images(torch.from_numpy(evolution[name].z).to(dev)).cpu().numpy()
 budget = settings["generations"] * settings["population"]
+# restarts of the evolutions, for their diversity: every chosen neuron evolved again from other random starts, all
+# restarts of a method in one batch (the images above are restart 0)
+extra = settings["restarts"] - 1
+evolution_restarts = {}
+for name, method, kwargs in (("latent, GA (XDream)", genetic_algorithm, {}),
+                             ("latent, CMA-ES", cma_es, {"sigma0": 1.0})) if extra >= 1 else ():
+    restart_objective = neuron_objective(model, np.tile(chosen, extra), prior, device=str(dev))
+    res = method(restart_objective, extra * len(chosen), prior.z_dim, generations=settings["generations"],
+                 population=settings["population"], seed=seed + 1, **kwargs)
+    with torch.no_grad():
+        again = prior.images(torch.from_numpy(res.z).to(dev)).cpu().numpy()
+    evolution_restarts[name] = np.concatenate([images[name][:, None],
+                                               again.reshape(extra, len(chosen), *again.shape[1:]).swapaxes(0, 1)], 1)
 
 tables = []
 for name, imgs in images.items():
@@ -318,6 +332,8 @@ summary["seconds"] = pd.Series(timings)
 summary.loc["latent, gradient", "diversity"] = float(np.median(inversion.restart_diversity(latent["images"])))
 summary.loc["pixel, regularized", "diversity"] = float(np.median(
     inversion.restart_diversity(np.stack(pixel_reg, axis=1))))
+for name, stack in evolution_restarts.items():
+    summary.loc[name, "diversity"] = float(np.median(inversion.restart_diversity(stack)))
 display(summary.round(3).rename_axis("median over neurons"))
 
 # %%
