@@ -154,8 +154,8 @@ plt.show()
 #   filters nearly as large as the window ("valid", so each filter also has a position) → ReLU → a second
 #   convolution → ReLU → a dense readout → softplus. One network per cell, as in the paper.
 #
-# Both are trained with a Poisson loss by `neurobook.train.fit` (early stopping on the validation trial; the frozen
-# test sequence is never used for training or selection).
+# The LN, LN-LN and CNN models are trained with a Poisson loss by `neurobook.train.fit` (early stopping on the
+# validation trial); the frozen test sequence is never used for training or selection.
 
 # %%
 sim_runs = {kind: cell_fits.fit_each_cell(kind, sim_data, **fit_kw)
@@ -327,6 +327,8 @@ noise_curve["spikes_per_minute"] = noise_curve["mean_rate"] * sim.frame_rate * 6
 display(noise_curve.round(3))
 span_data = float(curve["matched_r"].iloc[-1] - curve["matched_r"].iloc[0])
 span_noise = float(noise_curve["matched_r"].max() - noise_curve["matched_r"].min())
+
+# %% tags=["hide-input"]
 display(Markdown(
     f"From {curve['minutes'].iloc[0]:.1f} to {curve['minutes'].iloc[-1]:.1f} min of data the subunit match goes "
     f"from {curve['matched_r'].iloc[0]:.2f} to {curve['matched_r'].iloc[-1]:.2f}; across mean rates of "
@@ -354,6 +356,8 @@ ax.legend(fontsize=8)
 ax.set_title(f"model cell 0 ({sim.meta['layout'][0]}): amount of data", fontsize=9)
 ax_noise.plot(noise_curve["mean_rate"], noise_curve["matched_r"], "o-", label="subunit match |r|")
 ax_noise.set_xscale("log")
+ax_noise.set_xticks(noise_curve["mean_rate"], [f"{r:g}" for r in noise_curve["mean_rate"]])
+ax_noise.minorticks_off()
 ax_noise.set_xlabel(f"mean spikes per bin ({max(settings['curve_trials']) * 50 / 60:.1f} min of data)")
 ax_noise.set_title("noise: fewer spikes, same stimulus", fontsize=9)
 plt.show()
@@ -449,6 +453,8 @@ mv = movie_table["mean"]
 mv_wn, mv_mv = mv["white noise → movies"], mv["movies → movies"]
 mv_ft, mv_scratch = mv["white noise, fine-tuned on 1 movie trial → movies"], mv["scratch on 1 movie trial → movies"]
 mv_ln = mv["LN model, white noise → movies"]
+
+# %% tags=["hide-input"]
 display(Markdown(
     f"**Data:** {movie_rec.n_cells} model cell(s), {settings['movie_trials']} movie trials of 50 s for training "
     f"+ 1 validation, frozen movie clip of 10 s × {movie_rec.frozen_counts.shape[0]} repeats; photographs: "

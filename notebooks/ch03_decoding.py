@@ -330,23 +330,21 @@ display(Markdown(
 ))
 
 # %%
-paired = {}
-for task, table in (("position", by_area), ("orientation", by_area_orient)):
-    wide_area = table.pivot(index="session", columns="area", values="accuracy")
-    cortex = wide_area[[a for a in allen_gabor.AREAS if a in wide_area]]
-    both = wide_area["LGd"].notna() & cortex.notna().any(axis=1) if "LGd" in wide_area else wide_area.index == -1
-    paired[task] = pd.DataFrame({"LGd": wide_area.loc[both, "LGd"], "VISp": cortex.loc[both].get("VISp"),
-                                 "best cortical area": cortex.loc[both].max(axis=1)})
+paired = {task: decoding.paired_area_accuracy(table, "LGd", allen_gabor.AREAS, reference="VISp")
+          for task, table in (("position", by_area), ("orientation", by_area_orient))}
 lgd_vs_cortex = pd.concat({task: t.median() for task, t in paired.items()}, axis=1).T
 n_paired = len(paired["position"])
 if n_paired:
-    display(lgd_vs_cortex.round(3))
+    display(lgd_vs_cortex.round(3).rename(columns={"best of others": "best cortical area"}))
+
+# %% tags=["hide-input"]
+if n_paired:
     lgd_wins = float((paired["position"]["LGd"] > paired["position"]["VISp"]).mean())
     display(Markdown(
         f"**LGd vs cortex within the same {n_paired} mice** (20 units each, median test accuracy): position "
         f"{lgd_vs_cortex.loc['position', 'LGd']:.1%} from LGd against {lgd_vs_cortex.loc['position', 'VISp']:.1%} "
         f"from VISp ({lgd_wins:.0%} of these mice decode position better from LGd) and "
-        f"{lgd_vs_cortex.loc['position', 'best cortical area']:.1%} from each mouse's best cortical area; "
+        f"{lgd_vs_cortex.loc['position', 'best of others']:.1%} from each mouse's best cortical area; "
         f"orientation {lgd_vs_cortex.loc['orientation', 'LGd']:.1%} from LGd against "
         f"{lgd_vs_cortex.loc['orientation', 'VISp']:.1%} from VISp (chance 33.3%)."
     ))

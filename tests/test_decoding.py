@@ -114,3 +114,20 @@ def test_image_identity_from_trials():
     assert fit.chance == 1 / 20 and fit.accuracy()[0] > 0.6 and shuffled.accuracy()[0] < 0.2
     with pytest.raises(ValueError, match="train and test"):
         population_from_trials(responses, labels, np.full(len(labels), "train"))
+
+
+def test_paired_area_accuracy_compares_within_the_same_animals():
+    import pandas as pd
+
+    from neurobook.decoding import paired_area_accuracy
+
+    table = pd.DataFrame({"session": [1, 1, 1, 2, 2, 3, 3],
+                          "area": ["LGd", "VISp", "VISl", "LGd", "VISl", "VISp", "VISl"],
+                          "accuracy": [0.1, 0.3, 0.4, 0.2, 0.25, 0.5, 0.6]})
+    out = paired_area_accuracy(table, "LGd", ("VISp", "VISl"), reference="VISp")
+    assert out.index.tolist() == [1, 2]  # mouse 3 has no LGd
+    assert out.loc[1].tolist() == [0.1, 0.3, 0.4]
+    assert out.loc[2, "LGd"] == 0.2 and np.isnan(out.loc[2, "VISp"]) and out.loc[2, "best of others"] == 0.25
+    assert paired_area_accuracy(table, "LP", ("VISp",), reference="VISp").empty
+    with pytest.raises(ValueError, match="lacks columns"):
+        paired_area_accuracy(table.drop(columns="accuracy"), "LGd", ("VISp",), reference="VISp")

@@ -6,7 +6,8 @@
   step: multinomial logistic regression, or a per-animal input layer into a shared latent space + shared classifier.
 * :mod:`~neurobook.decoding.fit`: training (test trials never choose a model) and the analyses: within-animal
   decoding, accuracy vs number of units, leave-mice-out transfer with few-shot adaptation.
-* :mod:`~neurobook.decoding.scores`: accuracy, confidence intervals, position error in degrees, confusion matrices.
+* :mod:`~neurobook.decoding.scores`: accuracy, confidence intervals, position error in degrees, confusion matrices,
+  one area against others within the same animals.
 """
 
 from neurobook.decoding.fit import (
@@ -29,6 +30,7 @@ from neurobook.decoding.scores import (
     accuracy,
     bootstrap_median_ci,
     confusion_matrix,
+    paired_area_accuracy,
     position_error_deg,
     wilson_ci,
 )
@@ -36,6 +38,6 @@ from neurobook.decoding.scores import (
 __all__ = [
     "DecodeResult", "Population", "SlotDecoder", "TransferResult", "accuracy", "bootstrap_median_ci",
     "build_population", "confusion_matrix", "decode_by_area", "decode_labels", "decode_logistic", "decode_neural",
-    "few_shot_mask", "fit_logistic", "population_from_trials", "position_error_deg", "predict_slots", "split_by_repeat",
-    "train_slots", "transfer_across_animals", "units_curve", "wilson_ci",
+    "few_shot_mask", "fit_logistic", "paired_area_accuracy", "population_from_trials", "position_error_deg",
+    "predict_slots", "split_by_repeat", "train_slots", "transfer_across_animals", "units_curve", "wilson_ci",
 ]

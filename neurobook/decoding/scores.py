@@ -1,10 +1,15 @@
-"""Scores of decoders: accuracy with confidence intervals, position error in degrees, confusion matrices."""
+"""Scores of decoders: accuracy with confidence intervals, position error in degrees, confusion matrices, and
+paired comparisons of one area against others within the same animals."""
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
 
-__all__ = ["accuracy", "bootstrap_median_ci", "confusion_matrix", "position_error_deg", "wilson_ci"]
+import numpy as np
+import pandas as pd
+
+__all__ = ["accuracy", "bootstrap_median_ci", "confusion_matrix", "paired_area_accuracy", "position_error_deg",
+           "wilson_ci"]
 
 
 def accuracy(pred: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -55,3 +60,24 @@ def confusion_matrix(pred: np.ndarray, labels: np.ndarray, n_classes: int, norma
     if normalize:
         cm /= np.maximum(cm.sum(1, keepdims=True), 1)
     return cm
+
+
+def paired_area_accuracy(by_area: pd.DataFrame, area: str, others: Sequence[str], reference: str) -> pd.DataFrame:
+    """Per animal that has ``area`` and at least one of ``others``: its accuracy from ``area``, from ``reference``
+    (NaN where that animal lacks it) and from its best area among ``others``.
+
+    ``by_area``: one row per (session, area) with an ``accuracy`` column, as
+    :func:`neurobook.decoding.decode_by_area` returns it. Rows: sessions; columns: ``area``, ``reference``,
+    ``"best of others"``.
+    """
+    missing = {"session", "area", "accuracy"} - set(by_area.columns)
+    if missing:
+        raise ValueError(f"by_area lacks columns {sorted(missing)}; pass decode_by_area's table")
+    wide = by_area.pivot(index="session", columns="area", values="accuracy")
+    other = wide.reindex(columns=[a for a in others if a != area])
+    if area not in wide:
+        return pd.DataFrame(columns=[area, reference, "best of others"], dtype=float)
+    both = wide[area].notna() & other.notna().any(axis=1)
+    return pd.DataFrame({area: wide.loc[both, area],
+                         reference: other.loc[both].get(reference, pd.Series(np.nan, index=wide.index[both])),
+                         "best of others": other.loc[both].max(axis=1)})

@@ -16,7 +16,8 @@ class LocallyConnected2d(nn.Module):
 
     Untied weights let each image position learn its own filters, as biological receptive fields do
     (Pogoncheff et al. 2023). Computed without a Python loop: ``F.unfold`` gathers every k x k patch, one
-    ``einsum`` (depthwise: one broadcast product) applies each position's own weights. Parameters: H * W * out * in * k * k.
+    ``einsum`` (depthwise: one broadcast product) applies each position's own weights.
+    Parameters: H * W * out * in * k * k.
 
     With ``depthwise=True`` (requires ``in_channels == out_channels``) each channel is filtered only by itself,
     ``y[c, p] = sum_d W[p, c, d] x[c, p + d] + b[c, p]``: H * W * C * k * k parameters, C times fewer.
