@@ -27,7 +27,7 @@ def _time(chapter: Chapter, results_dir: Path) -> str:
         rec = load_results(results)
         if rec.get("runtime_s") is not None:
             estimate += f" (last run: {rec['runtime_s'] / 60:.1f} min, profile {rec['profile']} on {rec['device']})"
-    return estimate + "; `--profile quick` runs a small version in a few minutes"
+    return estimate + "; `--profile quick` runs a small version in about a minute"
 
 
 def chapter_section(number: int, chapter: Chapter, results_dir: Path = GENERATED_DIR,
