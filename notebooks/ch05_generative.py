@@ -301,8 +301,8 @@ images["latent, gradient"] = latent["images"][np.arange(len(chosen)), best_resta
 timings["latent, gradient"] = time.time() - t0
 objective = neuron_objective(model, chosen, prior, device=str(dev))
 evolution = {}
-for name, method, kwargs in (("latent, GA (XDream)", genetic_algorithm, {}),
-                             ("latent, CMA-ES", cma_es, {"sigma0": 1.0})):
+evolvers = (("latent, GA (XDream)", genetic_algorithm, {}), ("latent, CMA-ES", cma_es, {"sigma0": 1.0}))
+for name, method, kwargs in evolvers:
     t0 = time.time()
     evolution[name] = method(objective, len(chosen), prior.z_dim, generations=settings["generations"],
                              population=settings["population"], seed=seed, **kwargs)
@@ -314,8 +314,7 @@ budget = settings["generations"] * settings["population"]
 # restarts of a method in one batch (the images above are restart 0)
 extra = settings["restarts"] - 1
 evolution_restarts = {}
-for name, method, kwargs in (("latent, GA (XDream)", genetic_algorithm, {}),
-                             ("latent, CMA-ES", cma_es, {"sigma0": 1.0})) if extra >= 1 else ():
+for name, method, kwargs in evolvers if extra >= 1 else ():
     restart_objective = neuron_objective(model, np.tile(chosen, extra), prior, device=str(dev))
     res = method(restart_objective, extra * len(chosen), prior.z_dim, generations=settings["generations"],
                  population=settings["population"], seed=seed + 1, **kwargs)

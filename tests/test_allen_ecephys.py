@@ -208,6 +208,9 @@ def test_session_counts_writes_once_and_reads_back(tmp_path):
     (folder / "natural_scenes_counts.npz").write_bytes(b"not an npz")
     with pytest.raises(ValueError, match="unreadable"):
         allen_ecephys.read_compact(folder, "natural_scenes")
+    rebuilt = allen_ecephys.session_counts(cache, SESSION_ID, "natural_scenes", folder)  # corrupt: fetched again
+    assert cache.fetched == [SESSION_ID, SESSION_ID] and np.array_equal(rebuilt.counts, first.counts)
+    assert np.array_equal(allen_ecephys.read_compact(folder, "natural_scenes").counts, first.counts)
 
 
 def test_choose_sessions():

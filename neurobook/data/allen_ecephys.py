@@ -196,7 +196,8 @@ def write_compact(table: SpikeCountTable, folder: str | os.PathLike) -> Path:
     ``<stimulus>_units.csv.gz`` in ``folder`` (written to temporary files first, then renamed)."""
     folder = Path(folder)
     _atomic(folder / f"{table.stimulus}_counts.npz",
-            lambda p: _save_npz(p, counts=table.counts, unit_ids=table.unit_ids, window_s=table.window_s))
+            lambda p: _save_npz(p, counts=table.counts, unit_ids=table.unit_ids, window_s=table.window_s,
+                                session_id=table.session_id))
     _atomic(folder / f"{table.stimulus}_presentations.csv.gz",
             lambda p: table.presentations.to_csv(p, index=False, compression="gzip"))
     _atomic(folder / f"{table.stimulus}_units.csv.gz", lambda p: table.units.to_csv(p, index=False,
@@ -224,8 +225,9 @@ def write_gabor_layout(table: SpikeCountTable, root: str | os.PathLike) -> Path:
     return folder
 
 
-def read_compact(folder: str | os.PathLike, stimulus: str, session_id: int | None = None) -> SpikeCountTable:
-    """Read back what :func:`write_compact` wrote for ``stimulus`` in ``folder``."""
+def read_compact(folder: str | os.PathLike, stimulus: str) -> SpikeCountTable:
+    """Read back what :func:`write_compact` wrote for ``stimulus`` in ``folder``; raises ``FileNotFoundError`` when
+    a file is missing and ``ValueError`` when one is unreadable."""
     folder = Path(folder)
     paths = [folder / f"{stimulus}_{part}" for part in ("counts.npz", "presentations.csv.gz", "units.csv.gz")]
     absent = [p.name for p in paths if not p.exists()]
@@ -234,13 +236,12 @@ def read_compact(folder: str | os.PathLike, stimulus: str, session_id: int | Non
                                 "with neurobook.data.allen_ecephys.session_counts")
     try:
         with np.load(paths[0]) as z:
-            counts, unit_ids, window = z["counts"], z["unit_ids"], float(z["window_s"])
+            counts, unit_ids, window, sid = z["counts"], z["unit_ids"], float(z["window_s"]), int(z["session_id"])
         presentations = pd.read_csv(paths[1], compression="gzip")
         units = pd.read_csv(paths[2], compression="gzip")
     except Exception as err:  # noqa: BLE001  (any unreadable file is a corrupt cache)
         raise ValueError(f"{folder}: the compact '{stimulus}' files are unreadable ({type(err).__name__}: {err}); "
                          "delete them to rebuild") from err
-    sid = int(session_id) if session_id is not None else int(folder.name.rsplit("_", 1)[-1])
     return SpikeCountTable(sid, stimulus, counts, unit_ids, presentations, units, window)
 
 
@@ -249,10 +250,15 @@ def session_counts(cache, session_id: int, stimulus: str, folder: str | os.PathL
                    window_s: float | None = None) -> SpikeCountTable:
     """One session's table for ``stimulus``: read from ``folder`` if written before, else fetched through
     ``cache`` (an allensdk ``EcephysProjectCache``: downloads the session's NWB file), counted and written there.
+    Compact files that are incomplete, unreadable or of another session are rebuilt.
     """
     folder = Path(folder)
-    if (folder / f"{stimulus}_counts.npz").exists():
-        return read_compact(folder, stimulus, session_id)
+    try:
+        table = read_compact(folder, stimulus)
+        if table.session_id == int(session_id):
+            return table
+    except (FileNotFoundError, ValueError):
+        pass
     known = cache.get_session_table().index
     if int(session_id) not in set(int(i) for i in known):
         raise ValueError(f"unknown session {session_id}; the cache lists {len(known)} sessions, e.g. "
