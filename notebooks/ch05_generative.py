@@ -242,7 +242,7 @@ plt.show()
 # Look at the samples before trusting the numbers: a prior this small, trained for minutes on a CPU, makes blurry
 # colour blobs and coarse shading with a faint grid texture (the transposed convolutions' checkerboard artifact),
 # and many samples resemble each other. How close its power spectrum comes to that of natural images is printed
-# above (the samples' slope against the V4 stimuli'); that, not whether the images look like photographs, is what
+# above (the samples' slope against the V4 stimuli); that, not whether the images look like photographs, is what
 # the "natural statistics" measures below test. Everything a latent-space search finds is confined to what this
 # prior can draw.
 
