@@ -2,7 +2,7 @@
 
 What runs (each configuration in fresh folders, every point executed, nothing cached):
 
-1. ``sequential``: the 4 points run by :func:`neurobook.book.run_chapter` one after the other in this process
+1. ``sequential``: the 4 points run by :func:`neurobook.pipeline.run.run_chapter` one after the other in this process
    (what a loop would do);
 2. ``dask-1``: the same 4 points as a sweep on a LocalCluster of 1 worker process (1 thread);
 3. ``dask-2``: the same on 2 worker processes.
@@ -30,8 +30,8 @@ from pathlib import Path
 
 
 def main() -> None:
-    from neurobook import sweep as sw
-    from neurobook.book import run_chapter
+    from neurobook.pipeline import sweep as sw
+    from neurobook.pipeline.run import run_chapter
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chapter", default="ch01")

@@ -3,7 +3,7 @@
 In a notebook ``tqdm.auto`` draws a compact widget bar (it is saved with the notebook and shown in the book); in a
 terminal it draws a text bar. When a chapter runs under ``neurobook run``/``build`` the kernel's output goes into the
 notebook, not to the terminal, so the runner names a file in ``$NEUROBOOK_PROGRESS_FILE`` and prints the lines that
-:class:`StepProgress` appends to it (see :mod:`neurobook.book`).
+:class:`StepProgress` appends to it (see :mod:`neurobook.pipeline.run`).
 """
 
 from __future__ import annotations

@@ -37,6 +37,9 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage, optimize
 
+from neurobook.data.shapes import dog, gabor
+from neurobook.data.shapes import pixel_grid as _grid
+
 __all__ = [
     "LABELS",
     "MIN_ORIENTEDNESS",
@@ -80,31 +83,6 @@ class FitResult:
     params: dict
     r2: float
     model: np.ndarray = field(repr=False)
-
-
-def _grid(shape: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    h, w = shape
-    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
-    return x, y
-
-
-def gabor(shape: Sequence[int], x0: float, y0: float, sigma_x: float, sigma_y: float, theta: float,
-          freq: float, phase: float, amp: float = 1.0, offset: float = 0.0) -> np.ndarray:
-    """A 2-D Gabor image of ``shape`` (H, W); see the module docstring for the formula."""
-    x, y = _grid(shape)
-    dx, dy = x - x0, y - y0
-    xr = dx * np.cos(theta) + dy * np.sin(theta)
-    yr = -dx * np.sin(theta) + dy * np.cos(theta)
-    env = np.exp(-0.5 * (xr**2 / sigma_x**2 + yr**2 / sigma_y**2))
-    return amp * env * np.cos(2 * np.pi * freq * xr + phase) + offset
-
-
-def dog(shape: Sequence[int], x0: float, y0: float, sigma_c: float, sigma_s: float,
-        amp_c: float, amp_s: float, offset: float = 0.0) -> np.ndarray:
-    """A difference-of-Gaussians image of ``shape`` (H, W)."""
-    x, y = _grid(shape)
-    r2 = (x - x0) ** 2 + (y - y0) ** 2
-    return amp_c * np.exp(-0.5 * r2 / sigma_c**2) - amp_s * np.exp(-0.5 * r2 / sigma_s**2) + offset
 
 
 def _check_image(image: object) -> np.ndarray:

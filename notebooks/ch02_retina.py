@@ -58,8 +58,8 @@ from neurobook import cell_fits, evaluation, metrics, plotting, stnmf, widgets
 from neurobook.course import check_answer, check_that
 from neurobook.data import liu2017
 from neurobook.data.chichilnisky import load_chichilnisky
-from neurobook.data.retina import spearman_brown, split_half_reliability
 from neurobook.data.retina_sim import simulate_retina
+from neurobook.metrics import spearman_brown, split_half_reliability
 from neurobook.models.retina import build_retina_model, spatiotemporal_filters
 from neurobook.results import save_results
 from neurobook.train import predict

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _data_root() -> Path | None:
-    from neurobook.config import DataDirError, data_dir
+    from neurobook.data.paths import DataDirError, data_dir
 
     try:
         return data_dir()
@@ -35,11 +35,11 @@ def data_root() -> Path:
 @pytest.fixture(scope="session")
 def quick_book(tmp_path_factory, data_root) -> Path:
     """Every written chapter executed by papermill in the quick profile, in a copy of the book's sources."""
-    from neurobook.book import run_chapter
-    from neurobook.chapters import written_chapters
-    from neurobook.scorecard import write_scorecard
-    from neurobook.student import write_student_notebooks
-    from neurobook.syllabus import write_syllabus
+    from neurobook.pipeline.chapters import written_chapters
+    from neurobook.pipeline.run import run_chapter
+    from neurobook.pipeline.scorecard import write_scorecard
+    from neurobook.pipeline.student import write_student_notebooks
+    from neurobook.pipeline.syllabus import write_syllabus
 
     root = tmp_path_factory.mktemp("book")
     for name in ("_config.yml", "_toc.yml"):
@@ -51,7 +51,7 @@ def quick_book(tmp_path_factory, data_root) -> Path:
     write_scorecard(generated, results_dir=generated)
     write_student_notebooks(output_dir=generated / "student", log=False)
     write_syllabus(generated, results_dir=generated, student_dir=generated / "student")
-    from neurobook.sweep_page import write_sweep_page
+    from neurobook.pipeline.sweep_page import write_sweep_page
 
     write_sweep_page(generated)
     return root
@@ -60,7 +60,7 @@ def quick_book(tmp_path_factory, data_root) -> Path:
 @pytest.fixture(scope="session")
 def built_book(quick_book) -> Path:
     """The quick book rendered by jupyter-book with the kernel-free widget assets; returns the html folder."""
-    from neurobook.webassets import install_math_assets, install_widget_assets
+    from neurobook.pipeline.webassets import install_math_assets, install_widget_assets
 
     install_widget_assets(quick_book / "book" / "_widgets" / "nbwidgets")
     install_math_assets(quick_book / "book" / "_widgets" / "mathjax")

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import torch
 
-from neurobook.book import LOCK_NAME, BuildLocked, run_chapter
-from neurobook.cli import main
-from neurobook.config import DataDirError
 from neurobook.data import ChecksumError, DataNotFoundError, UserDataError, data_file, load_npz
-from neurobook.params import ParameterError
+from neurobook.data.paths import DataDirError
+from neurobook.pipeline.cli import main
+from neurobook.pipeline.params import ParameterError
+from neurobook.pipeline.run import LOCK_NAME, BuildLocked, run_chapter
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -100,7 +100,7 @@ def test_missing_data_directory_from_the_environment(tmp_path, monkeypatch, caps
 
 def test_data_directory_order(tmp_path, monkeypatch):
     """The parameter, then $NEUROBOOK_DATA_DIR, then data/ in the checkout, then ../shared/data; else downloads."""
-    import neurobook.config as config
+    import neurobook.data.paths as config
 
     first, second, param, env = (tmp_path / n for n in ("data", "shared", "param", "env"))
     for folder in (first, second, param, env):
@@ -171,7 +171,7 @@ def test_valid_user_data_loads(tmp_path):
 
 def test_relative_data_file_reaches_the_kernel_as_an_absolute_path(tmp_path, monkeypatch):
     """The kernel runs in the output folder, so `-p data_file mine.npz` typed in the checkout must be made absolute."""
-    import neurobook.book as book
+    import neurobook.pipeline.run as book
 
     _user_npz(tmp_path / "mine.npz")
     monkeypatch.chdir(tmp_path)
@@ -179,7 +179,7 @@ def test_relative_data_file_reaches_the_kernel_as_an_absolute_path(tmp_path, mon
     monkeypatch.setattr(book, "_execute", lambda chapter, values, effective, **kw: seen.update(values) or tmp_path)
     run_chapter("ch01", {"profile": "quick", "data_file": "mine.npz"}, output_dir=tmp_path / "out")
     assert seen["data_file"] == str(tmp_path / "mine.npz")
-    from neurobook.sweep import plan
+    from neurobook.pipeline.sweep import plan
 
     sweep = plan("ch01", {"seed": [0, 1]}, {"data_file": "mine.npz"}, output_dir=tmp_path / "sweeps")
     assert sweep.fixed["data_file"] == str(tmp_path / "mine.npz")
@@ -217,7 +217,7 @@ def test_interrupted_chapter_keeps_previous_output(tmp_path, data_root):
                 "ch01_v1_encoding.results.json": "previous results"}
     for name, text in previous.items():
         (tmp_path / name).write_text(text)
-    cmd = [sys.executable, "-m", "neurobook.cli", "run", "ch01", "--profile", "quick", "--force",
+    cmd = [sys.executable, "-m", "neurobook.pipeline.cli", "run", "ch01", "--profile", "quick", "--force",
            "--output-dir", str(tmp_path)]
     # a job started in the background by a non-interactive shell inherits SIGINT ignored, and Python then never
     # raises KeyboardInterrupt: give the child the default disposition, as a terminal's foreground job has

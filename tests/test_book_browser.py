@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from neurobook.chapters import written_chapters
+from neurobook.pipeline.chapters import written_chapters
 from neurobook.widgets import BROWSER_CLASS, CAPTION_CLASS, DROPDOWN_CLASS, SLIDER_CLASS, STACK_CLASS
 
 pytestmark = pytest.mark.slow
@@ -391,7 +391,7 @@ def test_exercises_show_collapsed_solutions_and_a_student_notebook(built_html: P
 
 
 def test_syllabus_links_exercises_and_student_notebooks(built_html: Path, server: str, browser_context):
-    from neurobook.student import exercises
+    from neurobook.pipeline.student import exercises
 
     rel = "book/syllabus.html"
     assert (built_html / rel).is_file(), "the syllabus page was not built (is book/syllabus in _toc.yml?)"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import neurobook.chapters as chapters
-from neurobook.book import ChapterFailed, run_chapter
+import neurobook.pipeline.chapters as chapters
+from neurobook.pipeline.run import ChapterFailed, run_chapter
 
 SOURCE = '''# %% tags=["parameters"]
 profile: str = "quick"  # run size
@@ -50,3 +50,22 @@ def test_default_and_explicit_default_are_the_same_run(demo_chapter):
     mtime = first.stat().st_mtime_ns
     assert run_chapter("zz_demo", {"value": 1, "profile": "quick"}, output_dir=demo_chapter,
                        log=False).stat().st_mtime_ns == mtime
+
+
+def test_an_edit_under_pipeline_runs_nothing_and_an_edit_under_models_reruns(demo_chapter, tmp_path, monkeypatch):
+    import neurobook.pipeline.run as runner
+
+    package = tmp_path / "fake_neurobook"  # the fingerprint reads this tree instead of the installed package
+    for rel in ("models/cores.py", "pipeline/cli.py", "train.py"):
+        (package / rel).parent.mkdir(parents=True, exist_ok=True)
+        (package / rel).write_text(f"# {rel}\n")
+    monkeypatch.setattr(runner, "PACKAGE_DIR", package)
+    monkeypatch.setattr(runner, "PIPELINE_DIR", package / "pipeline")
+    first = run_chapter("zz_demo", {}, output_dir=demo_chapter, log=False)
+    mtime = first.stat().st_mtime_ns
+    (package / "pipeline" / "cli.py").write_text("# the CLI's help text changed\n")
+    assert run_chapter("zz_demo", {}, output_dir=demo_chapter, log=False).stat().st_mtime_ns == mtime
+    assert runner.is_current("zz_demo", {}, demo_chapter)
+    (package / "models" / "cores.py").write_text("# a model changed\n")
+    assert not runner.is_current("zz_demo", {}, demo_chapter)
+    assert run_chapter("zz_demo", {}, output_dir=demo_chapter, log=False).stat().st_mtime_ns != mtime

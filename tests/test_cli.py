@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from neurobook.chapters import written_chapters
-from neurobook.cli import main
-from neurobook.params import ParameterError, _accepts, notebook_parameters, parse_value, read_chapter, validate
+from neurobook.pipeline.chapters import written_chapters
+from neurobook.pipeline.cli import main
+from neurobook.pipeline.params import ParameterError, _accepts, notebook_parameters, parse_value, read_chapter, validate
 
 PARAMS = {"profile": {"type": "str", "default": '"full"', "help": ""},
           "epochs": {"type": "int", "default": "0", "help": ""},

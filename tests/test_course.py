@@ -12,9 +12,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from neurobook.chapters import CHAPTERS, written_chapters
 from neurobook.course import ExerciseCheckFailed, ExerciseNotDone, check_answer, check_that
-from neurobook.student import (
+from neurobook.pipeline.chapters import CHAPTERS, written_chapters
+from neurobook.pipeline.student import (
     BEGIN,
     END,
     CourseFormatError,
@@ -26,7 +26,7 @@ from neurobook.student import (
     student_notebook,
     write_student_notebooks,
 )
-from neurobook.syllabus import syllabus_markdown
+from neurobook.pipeline.syllabus import syllabus_markdown
 
 SOLUTION_LINE = "my_total = values.sum()  # the reference solution"
 
@@ -183,7 +183,7 @@ def test_write_student_notebooks(tmp_path):
 
 
 def test_cli_student_unknown_chapter_lists_the_chapters(capsys):
-    from neurobook.cli import main
+    from neurobook.pipeline.cli import main
 
     assert main(["student", "ch99"]) == 2
     err = capsys.readouterr().err
@@ -193,7 +193,7 @@ def test_cli_student_unknown_chapter_lists_the_chapters(capsys):
 
 
 def test_cli_student_unwritten_chapter_says_so(capsys):
-    from neurobook.cli import main
+    from neurobook.pipeline.cli import main
 
     unwritten = [c for c in CHAPTERS.values() if not c.written]
     if not unwritten:
@@ -204,7 +204,7 @@ def test_cli_student_unwritten_chapter_says_so(capsys):
 
 
 def test_cli_student_writes_the_notebook(tmp_path, capsys):
-    from neurobook.cli import main
+    from neurobook.pipeline.cli import main
 
     assert main(["student", "ch01", "-o", str(tmp_path)]) == 0
     assert (tmp_path / "ch01_v1_encoding.ipynb").is_file()

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from neurobook.book import run_chapter
-from neurobook.chapters import CHAPTERS, written_chapters
+from neurobook.pipeline.chapters import CHAPTERS, written_chapters
+from neurobook.pipeline.run import run_chapter
 from neurobook.results import load_results
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from neurobook import metrics
-from neurobook.data.retina import RetinaRecording, history_stack, spearman_brown, split_half_reliability
+from neurobook.data.retina import RetinaRecording, history_stack
 from neurobook.data.retina_sim import biphasic_filter, simulate_retina
+from neurobook.metrics import spearman_brown, split_half_reliability
 from neurobook.models.retina import build_retina_model, spatiotemporal_filters
 from neurobook.train import fit, predict
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from neurobook import sweep as sw
-from neurobook.cli import main
-from neurobook.params import ParameterError
+from neurobook.pipeline import sweep as sw
+from neurobook.pipeline.cli import main
+from neurobook.pipeline.params import ParameterError
 
 REPO = Path(__file__).resolve().parent.parent
 SLUG = "ch01_v1_encoding"
@@ -108,7 +108,7 @@ def test_rerun_executes_nothing_and_status_reports_done(grid_sweep, monkeypatch,
 
 @pytest.mark.slow
 def test_sweep_page_has_the_table_and_one_plot_per_headline_number(grid_sweep, tmp_path):
-    from neurobook.sweep_page import HOW_TO, headline_keys, write_sweep_page
+    from neurobook.pipeline.sweep_page import HOW_TO, headline_keys, write_sweep_page
 
     sweep, rows = grid_sweep
     page = write_sweep_page(tmp_path, sweeps_dir=sweep.directory.parent).read_text()
@@ -194,7 +194,7 @@ save_results("zz_demo", profile=profile, device="cpu", data={"name": "none", "ki
 @pytest.fixture
 def demo_chapter(tmp_path, monkeypatch):
     """A three-cell chapter whose last cell divides by ``value`` (0 fails), registered for this test only."""
-    import neurobook.chapters as chapters
+    import neurobook.pipeline.chapters as chapters
 
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
@@ -210,7 +210,7 @@ def test_demo_sweep_in_process_failure_table_status_rerun_and_page(demo_chapter,
     the failed point, the page plots the number against the swept value with error bars over seeds."""
     from distributed import Client, LocalCluster
 
-    from neurobook.sweep_page import write_sweep_page
+    from neurobook.pipeline.sweep_page import write_sweep_page
 
     grid, fixed = sw.parse_grid([("value", "1,0"), ("seed", "0,1")])
     sweep = sw.plan("zz_demo", grid, fixed, output_dir=demo_chapter)

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
-from neurobook.config import DATA_DIR_ENV, cache_dir, data_dir
+from neurobook.data.paths import DATA_DIR_ENV, cache_dir, data_dir
 from neurobook.data.registry import Dataset, get_dataset
+
+# lays a data set out from its downloaded source archive in ``root``: prepare(root, progress=...) -> root
+Preparer = Callable[..., Path]
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -64,15 +68,16 @@ def how_to_get(dataset: Dataset) -> str:
 
 
 def data_file(name: str, relpath: str, data_dir_override: str | os.PathLike | None = None,
-              verify: bool = True) -> Path:
+              verify: bool = True, prepare: Preparer | None = None) -> Path:
     """Path to one file of a data set, checked to exist and (by default) to match its checksum.
 
-    Downloads the data set first when no local data directory is configured and the file is not cached.
+    Downloads the data set first when no local data directory is configured and the file is not cached
+    (``prepare``: the converter of a data set that comes as an archive, see :func:`fetch`).
     """
     dataset = get_dataset(name)
     path = dataset_root(name, data_dir_override) / relpath
     if not path.exists() and data_dir(data_dir_override) is None:
-        fetch(name)
+        fetch(name, prepare=prepare)
     if not path.exists():
         raise DataNotFoundError(f"{name}: missing file {relpath!r}; looked at {path}. {how_to_get(dataset)}")
     expected = dataset.checksums.get(relpath)
@@ -117,8 +122,12 @@ def download(url: str, dest: Path, sha256: str | None, progress: bool = True) ->
     return dest
 
 
-def fetch(name: str, progress: bool = True) -> Path:
-    """Download data set ``name`` from its canonical source into the cache and return its folder."""
+def fetch(name: str, progress: bool = True, prepare: Preparer | None = None) -> Path:
+    """Download data set ``name`` from its canonical source into the cache and return its folder.
+
+    A data set that comes as a source archive needs ``prepare``, the converter of its loader module that lays the
+    files out (``neurobook.data.loaders.fetch_dataset`` knows each one's).
+    """
     dataset = get_dataset(name)
     root = cache_dir() / name
     source = dataset.source
@@ -130,7 +139,8 @@ def fetch(name: str, progress: bool = True) -> Path:
         if not (root / rel).exists():
             download(url, root / rel, dataset.checksums.get(rel), progress)
     if source.archive:
-        from neurobook.data import loaders
-
-        loaders.prepare_from_source(name, root, progress=progress)
+        if prepare is None:
+            raise DataNotFoundError(f"{name} comes as a source archive and needs its converter: use "
+                                    f"neurobook.data.loaders.fetch_dataset({name!r}) or `neurobook data fetch {name}`")
+        prepare(root, progress=progress)
     return root

@@ -29,8 +29,8 @@ import scipy.io
 from scipy.ndimage import gaussian_filter
 from tqdm.auto import tqdm
 
-from neurobook.config import cache_dir
 from neurobook.data.fetch import ChecksumError, data_file
+from neurobook.data.paths import cache_dir
 from neurobook.data.retina import RetinaRecording
 
 __all__ = ["FRAME_SHAPE", "N_CELLS", "NAME", "firing_rates", "frozen_frames", "load_liu2017", "running_frames"]

@@ -28,7 +28,7 @@ def load_lurz2020(data_dir: str | os.PathLike | None = None, downsample: int = 1
     """
     if not isinstance(downsample, int) or downsample < 1 or HEIGHT % downsample or WIDTH % downsample:
         raise ValueError(f"downsample must be a positive int dividing 36 and 64 (1, 2 or 4); got {downsample!r}")
-    path = data_file(NAME, FILE, data_dir)
+    path = data_file(NAME, FILE, data_dir, prepare=prepare_from_source)
     try:
         with np.load(path) as z:
             arrays = {k: z[k] for k in ("images", "responses", "trials_tiers", "trials_frame_image_id",
@@ -65,7 +65,7 @@ def load_lurz2020_images(data_dir: str | os.PathLike | None = None, tiers: tuple
     unknown = set(tiers) - {"train", "validation", "test"}
     if unknown or not tiers:
         raise ValueError(f"tiers must be a non-empty subset of ('train', 'validation', 'test'); got {tiers!r}")
-    path = data_file(NAME, FILE, data_dir)
+    path = data_file(NAME, FILE, data_dir, prepare=prepare_from_source)
     try:
         with np.load(path) as z:
             images, tier, ids = z["images"], z["trials_tiers"].astype(str), z["trials_frame_image_id"]

@@ -15,7 +15,7 @@ import numpy as np
 
 from neurobook.data.types import StimulusResponseData
 
-__all__ = ["RetinaRecording", "history_stack", "spearman_brown", "split_half_reliability"]
+__all__ = ["RetinaRecording", "history_stack"]
 
 
 def history_stack(frames: np.ndarray, history: int) -> np.ndarray:
@@ -31,34 +31,6 @@ def history_stack(frames: np.ndarray, history: int) -> np.ndarray:
         raise ValueError(f"need at least history={history} frames, got {frames.shape[0]}")
     win = np.lib.stride_tricks.sliding_window_view(frames, history, axis=0)  # (T-h+1, H, W, h), oldest first
     return np.ascontiguousarray(np.moveaxis(win[..., ::-1], -1, 1))
-
-
-def spearman_brown(r: np.ndarray) -> np.ndarray:
-    """Reliability of the full data from the correlation ``r`` between two halves: ``2r / (1 + r)``."""
-    r = np.asarray(r, dtype=np.float64)
-    return 2 * r / (1 + r)
-
-
-def split_half_reliability(counts: np.ndarray, n_splits: int = 50, seed: int = 0) -> np.ndarray:
-    """Split-half PSTH correlation of each cell, Spearman-Brown corrected, averaged over random splits.
-
-    ``counts``: (n_repeats, n_bins, n_cells). The corrected value estimates the correlation between the PSTH of all
-    repeats and that of an independent equally large set of repeats; its square root is the best correlation a
-    model can reach with the measured PSTH (the ceiling used in this book's retina chapter).
-    """
-    counts = np.asarray(counts, dtype=np.float64)
-    if counts.ndim != 3 or counts.shape[0] < 2:
-        raise ValueError(f"counts must be (n_repeats >= 2, n_bins, n_cells); got shape {counts.shape}")
-    rng = np.random.default_rng(seed)
-    n = counts.shape[0]
-    values = []
-    for _ in range(n_splits):
-        perm = rng.permutation(n)
-        a, b = counts[perm[: n // 2]].mean(0), counts[perm[n // 2 : 2 * (n // 2)]].mean(0)
-        a, b = a - a.mean(0), b - b.mean(0)
-        den = np.sqrt((a**2).sum(0) * (b**2).sum(0))
-        values.append(np.where(den > 0, (a * b).sum(0) / np.where(den > 0, den, 1), np.nan))
-    return spearman_brown(np.nanmean(np.stack(values), 0))
 
 
 @dataclass

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurobook.data.shapes import dog, gabor
 from neurobook.data.types import StimulusResponseData
-from neurobook.rf_fit import dog, gabor
 
 CELL_TYPES = ("gabor", "complex", "dog", "texture")
 EXPECTED_LABEL = {"gabor": "gabor", "complex": "gabor", "dog": "center_surround", "texture": "textural"}

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neurobook.config import cache_dir
+from neurobook.data.paths import cache_dir
 from neurobook.generative.dcgan import Discriminator, Generator, ImagePrior, PriorConfig, train_prior
 
 FORMAT = 1

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from neurobook.models._checks import check_positive_int
+from neurobook.checks import check_positive_int
 from neurobook.models.encoder import EncodingModel, ImageModel, output_nonlinearity
 from neurobook.models.readouts import GaussianReadout
 

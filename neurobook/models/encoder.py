@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from neurobook.models._checks import check_positive_int, check_shape
+from neurobook.checks import check_positive_int, check_shape
 from neurobook.models.bio import BioCore, parse_components
 from neurobook.models.cores import ConvCore, laplacian
 from neurobook.models.readouts import FactorizedReadout, GaussianReadout

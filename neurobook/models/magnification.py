@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from neurobook.models._checks import check_shape
+from neurobook.checks import check_shape
 
 
 class CorticalMagnification(nn.Module):

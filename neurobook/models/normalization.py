@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from neurobook.models._checks import check_positive_int
+from neurobook.checks import check_positive_int
 from neurobook.models.center_surround import gaussian_kernel
 
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from neurobook.models._checks import check_positive_int, check_shape
+from neurobook.checks import check_positive_int, check_shape
 
 
 def _check_in_shape(in_shape: Sequence[int], n_neurons: int) -> tuple[int, int, int]:

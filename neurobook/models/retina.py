@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from neurobook.models._checks import check_positive_int, check_shape
+from neurobook.checks import check_positive_int, check_shape
 from neurobook.models.cores import _LAPLACE
 from neurobook.models.encoder import ImageModel, _check_nonlinearity, output_nonlinearity
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import ast
+import copy
+import hashlib
 import json
+import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,24 +30,42 @@ def read_chapter(source: Path):
     return nb
 
 
+_declared_cache: dict[str, dict[str, dict]] = {}
+_declared_lock = threading.Lock()
+
+
 def notebook_parameters(source: Path) -> dict[str, dict]:
-    """The parameters declared in a chapter's ``parameters`` cell: name -> {type, default, help}."""
-    import jupytext
+    """The parameters declared in a chapter's ``parameters`` cell: name -> {type, default, help}.
+
+    Safe to call from many threads and processes at once: papermill inspects a copy in a private temporary folder,
+    never a file in the checkout. Read once per version of the source (papermill's inspection is slow).
+    """
     import papermill as pm
 
+    key = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+    with _declared_lock:
+        if key in _declared_cache:
+            return copy.deepcopy(_declared_cache[key])
     nb = read_chapter(source)
-    tmp = Path(source).with_suffix(".params.ipynb")
-    try:
-        jupytext.write(nb, tmp)
-        found = pm.inspect_notebook(str(tmp))
-    finally:
-        tmp.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="neurobook-params-") as tmp:
+        path = Path(tmp) / f"{Path(source).stem}.ipynb"
+        path.write_text(_as_ipynb(nb))
+        found = pm.inspect_notebook(str(path))
     if not found:
         raise ParameterError(f"{source} has no cell tagged 'parameters'")
-    return {
+    declared = {
         name: {"type": p["inferred_type_name"], "default": p["default"], "help": p["help"]}
         for name, p in found.items()
     }
+    with _declared_lock:
+        _declared_cache[key] = declared
+    return copy.deepcopy(declared)
+
+
+def _as_ipynb(nb) -> str:
+    import jupytext
+
+    return jupytext.writes(nb, fmt="ipynb")
 
 
 def parse_value(text: str) -> Any:

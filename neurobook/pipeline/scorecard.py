@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from neurobook.chapters import CHAPTERS, GENERATED_DIR, Chapter
 from neurobook.data.registry import get_dataset
+from neurobook.pipeline.chapters import CHAPTERS, GENERATED_DIR, Chapter
 from neurobook.results import load_results
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from neurobook.chapters import CHAPTERS, GENERATED_DIR, Chapter, get_chapter, written_chapters
+from neurobook.pipeline.chapters import CHAPTERS, GENERATED_DIR, Chapter, get_chapter, written_chapters
 
 STUDENT_DIR = GENERATED_DIR / "student"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -57,7 +57,7 @@ def _markdown_exercises(text: str) -> list[Exercise]:
 
 def read_notebook(chapter: Chapter) -> nbformat.NotebookNode:
     """The chapter's source as a notebook (unexecuted), with a clear error when the chapter has no source yet."""
-    from neurobook.params import read_chapter
+    from neurobook.pipeline.params import read_chapter
 
     if not chapter.source.exists():
         written = ", ".join(c.slug for c in written_chapters())

@@ -1,4 +1,4 @@
-"""Argument checks shared by the model modules, so that bad input fails with a message that says what to pass."""
+"""Argument checks shared by the whole package, so that bad input fails with a message that says what to pass."""
 
 from __future__ import annotations
 

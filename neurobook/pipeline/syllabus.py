@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from neurobook.chapters import CHAPTERS, GENERATED_DIR, Chapter
 from neurobook.data.registry import get_dataset
+from neurobook.pipeline.chapters import CHAPTERS, GENERATED_DIR, Chapter
+from neurobook.pipeline.student import STUDENT_DIR, exercises
 from neurobook.results import load_results
-from neurobook.student import STUDENT_DIR, exercises
 
 
 def _bullets(items: tuple[str, ...] | list[str], empty: str) -> str:

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from neurobook.params import ParameterError, parse_value
+from neurobook.pipeline.params import ParameterError, parse_value
 
 
 def _parameters(args: argparse.Namespace) -> dict:
@@ -40,16 +40,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("chapter", help="chapter slug or number, e.g. ch01_v1_encoding or 1")
     _add_run_options(run)
     run.add_argument("--output-dir", help="where the executed notebook and results go (default book/_generated)")
+    run.set_defaults(handler=_run)
     params = sub.add_parser("params", help="list a chapter's parameters")
     params.add_argument("chapter")
+    params.set_defaults(handler=_params)
     build = sub.add_parser("build", help="execute every chapter (cached) and render the book")
     _add_run_options(build)
+    build.set_defaults(handler=_build)
     student = sub.add_parser("student", help="write student notebooks: the exercises without their solutions")
     student.add_argument("chapters", nargs="*", default=["all"],
                          help="chapter slugs or numbers (default: all written chapters)")
     student.add_argument("-o", "--output-dir", help="folder for <chapter>.ipynb (default book/_generated/student)")
     student.add_argument("--teacher", action="store_true",
                          help="also write <chapter>.teacher.ipynb: solutions kept, nbgrader metadata added")
+    student.set_defaults(handler=_student)
     sweep = sub.add_parser("sweep", help="run a chapter over a grid of parameters on Dask (one task per point)")
     sweep.add_argument("chapter", nargs="?", help="chapter slug or number (optional with --status)")
     sweep.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUES"),
@@ -63,14 +67,56 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--status", action="store_true", help="show done / running / failed per point; run nothing")
     sweep.add_argument("--force", action="store_true", help="execute every point even if nothing changed")
     sweep.add_argument("--output-dir", help="folder of the sweeps (default book/_generated/sweeps)")
+    sweep.set_defaults(handler=_sweep)
     data = sub.add_parser("data", help="list, download or verify data sets")
     data.add_argument("action", choices=["list", "fetch", "verify"])
     data.add_argument("names", nargs="*")
+    data.set_defaults(handler=_data)
     return parser
 
 
+def _run(args: argparse.Namespace) -> int:
+    from neurobook.data.paths import describe_data_dir
+    from neurobook.pipeline.run import run_chapter
+
+    values = _parameters(args)
+    print(f"[neurobook] {describe_data_dir(values.get('data_dir'))}", flush=True)
+    extra = {"output_dir": Path(args.output_dir)} if args.output_dir else {}
+    print(run_chapter(args.chapter, values, force=args.force, **extra))
+    return 0
+
+
+def _params(args: argparse.Namespace) -> int:
+    from neurobook.pipeline.chapters import get_chapter
+    from neurobook.pipeline.params import describe, notebook_parameters
+
+    print(describe(notebook_parameters(get_chapter(args.chapter).source)))
+    return 0
+
+
+def _student(args: argparse.Namespace) -> int:
+    from neurobook.pipeline.student import STUDENT_DIR, CourseFormatError, write_student_notebooks
+
+    out = Path(args.output_dir) if args.output_dir else STUDENT_DIR
+    try:
+        if not write_student_notebooks(args.chapters, out, teacher=args.teacher):
+            print("neurobook: no chapter with exercises among those named", file=sys.stderr)
+    except CourseFormatError as err:
+        print(f"neurobook: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from neurobook.pipeline.build import build_book
+
+    build_book(_parameters(args), force=args.force)
+    return 0
+
+
 def _data(args: argparse.Namespace) -> int:
-    from neurobook.data import fetch, verify
+    from neurobook.data import verify
+    from neurobook.data.loaders import fetch_dataset
     from neurobook.data.registry import DATASETS
 
     if args.action == "list":
@@ -81,7 +127,7 @@ def _data(args: argparse.Namespace) -> int:
         if not args.names:
             raise SystemExit("neurobook data fetch NAME [NAME ...]: name the data sets (see `neurobook data list`)")
         for name in args.names:
-            print(f"{name}: {fetch(name)}")
+            print(f"{name}: {fetch_dataset(name)}")
         return 0
     bad = 0
     for name in args.names or list(DATASETS):
@@ -95,7 +141,7 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from neurobook import sweep as sw
+    from neurobook.pipeline import sweep as sw
 
     root = Path(args.output_dir) if args.output_dir else sw.SWEEPS_DIR
     pairs = [tuple(p) for p in (args.parameter or [])] + ([("profile", args.profile)] if args.profile else [])
@@ -121,46 +167,31 @@ def _sweep(args: argparse.Namespace) -> int:
     rows = sw.run_sweep(plan, scheduler=args.scheduler, workers=args.workers, threads=args.threads,
                         force=args.force)
     if root == sw.SWEEPS_DIR:
-        from neurobook.sweep_page import write_sweep_page
+        from neurobook.pipeline.sweep_page import write_sweep_page
 
         write_sweep_page()
     return 0 if all(r["status"] == "done" for r in rows) else 1
 
 
+def _report(err: Exception) -> int | None:
+    """The exit code and one-line message for an error a user can act on; None for a bug (re-raised)."""
+    from neurobook.data.fetch import ChecksumError, DataNotFoundError
+    from neurobook.data.paths import DataDirError
+    from neurobook.pipeline.run import BuildLocked, ChapterFailed, ChapterInterrupted
+
+    if isinstance(err, ChapterInterrupted):
+        print(f"neurobook: {err}", file=sys.stderr)
+        return 130
+    if isinstance(err, ChapterFailed | ChecksumError | DataNotFoundError | DataDirError | BuildLocked):
+        print(f"neurobook: error: {err}", file=sys.stderr)
+        return 1
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "run":
-            from neurobook.book import run_chapter
-            from neurobook.config import describe_data_dir
-
-            values = _parameters(args)
-            print(f"[neurobook] {describe_data_dir(values.get('data_dir'))}", flush=True)
-            extra = {"output_dir": Path(args.output_dir)} if args.output_dir else {}
-            print(run_chapter(args.chapter, values, force=args.force, **extra))
-        elif args.command == "params":
-            from neurobook.chapters import get_chapter
-            from neurobook.params import describe, notebook_parameters
-
-            print(describe(notebook_parameters(get_chapter(args.chapter).source)))
-        elif args.command == "student":
-            from neurobook.student import STUDENT_DIR, CourseFormatError, write_student_notebooks
-
-            out = Path(args.output_dir) if args.output_dir else STUDENT_DIR
-            try:
-                if not write_student_notebooks(args.chapters, out, teacher=args.teacher):
-                    print("neurobook: no chapter with exercises among those named", file=sys.stderr)
-            except CourseFormatError as err:
-                print(f"neurobook: error: {err}", file=sys.stderr)
-                return 1
-        elif args.command == "sweep":
-            return _sweep(args)
-        elif args.command == "build":
-            from neurobook.book import build_book
-
-            build_book(_parameters(args), force=args.force)
-        else:
-            return _data(args)
+        return args.handler(args)
     except (ParameterError, KeyError) as err:
         print(f"neurobook: error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
@@ -168,18 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         print("neurobook: interrupted; finished chapters and the previous outputs are kept", file=sys.stderr)
         return 130
     except Exception as err:
-        from neurobook.book import BuildLocked, ChapterFailed, ChapterInterrupted
-        from neurobook.config import DataDirError
-        from neurobook.data.fetch import ChecksumError, DataNotFoundError
-
-        if isinstance(err, ChapterInterrupted):
-            print(f"neurobook: {err}", file=sys.stderr)
-            return 130
-        if isinstance(err, ChapterFailed | ChecksumError | DataNotFoundError | DataDirError | BuildLocked):
-            print(f"neurobook: error: {err}", file=sys.stderr)
-            return 1
-        raise
-    return 0
+        code = _report(err)
+        if code is None:
+            raise
+        return code
 
 
 if __name__ == "__main__":

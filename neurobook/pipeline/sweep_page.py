@@ -8,8 +8,8 @@ import math
 import os
 from pathlib import Path
 
-from neurobook.chapters import GENERATED_DIR
-from neurobook.sweep import SWEEPS_DIR, TABLE_NAME, Sweep, list_sweeps, table_rows, write_table
+from neurobook.pipeline.chapters import GENERATED_DIR
+from neurobook.pipeline.sweep import SWEEPS_DIR, TABLE_NAME, Sweep, list_sweeps, table_rows, write_table
 
 PAGE_NAME = "sweeps_page.md"
 SEED = "seed"

@@ -4,7 +4,7 @@
 
 A sweep lives in ``book/_generated/sweeps/<chapter>-<id>/`` (``id`` is a hash of the grid and the fixed parameters,
 so the same command finds the same folder again). Each point has its own folder ``<point>/`` with the executed
-notebook, the results JSON, the fingerprint stamp of :func:`neurobook.book.run_chapter` (a rerun skips unchanged
+notebook, the results JSON, the fingerprint stamp of :func:`neurobook.pipeline.run.run_chapter` (a rerun skips unchanged
 points), its lock, and ``point.json`` (status, which worker and device ran it, its error). ``table.csv`` holds the
 parameters x headline numbers with a status column. The grid is checked before any cluster starts, with the same
 errors as ``neurobook run``.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
 import hashlib
 import itertools
 import json
@@ -28,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from neurobook.chapters import GENERATED_DIR, get_chapter
-from neurobook.params import ParameterError, notebook_parameters, parse_value, validate
+from neurobook.pipeline.chapters import GENERATED_DIR, get_chapter
+from neurobook.pipeline.params import ParameterError, notebook_parameters, parse_value, validate
+from neurobook.pipeline.run import absolute_paths, build_lock, check_run_values, is_current, is_locked, run_chapter
 
 SWEEPS_DIR = GENERATED_DIR / "sweeps"
 SPEC_NAME = "sweep.json"
@@ -150,12 +150,10 @@ def plan(chapter: str, grid: dict[str, list[Any]], fixed: dict[str, Any] | None 
     Raises :class:`ParameterError` (or the data errors of ``neurobook run``) before anything runs. ``remote``: the
     points run on another machine, so a CUDA device is not required here.
     """
-    from neurobook.book import absolute_paths, check_run_values
-
     slug = get_chapter(chapter).slug
     fixed = absolute_paths(dict(fixed or {}))  # the workers run elsewhere: relative data paths would not resolve
     grid = {name: [absolute_paths({name: v})[name] for v in values] for name, values in grid.items()}
-    declared = _declared(slug)
+    declared = notebook_parameters(get_chapter(slug).source)
     points = expand(grid)
     for point in points:
         values = {**fixed, **point.values}
@@ -166,33 +164,6 @@ def plan(chapter: str, grid: dict[str, list[Any]], fixed: dict[str, Any] | None 
         check_run_values(local, slug)
     directory = Path(output_dir) / f"{slug}-{sweep_id(slug, grid, fixed)}"
     return Sweep(chapter=slug, grid=grid, fixed=fixed, directory=directory, points=points)
-
-
-_declared_cache: dict[tuple[str, int], dict[str, dict]] = {}
-
-
-def _declared(slug: str) -> dict[str, dict]:
-    """The chapter's parameters, read once per version of its source (papermill's inspection is slow)."""
-    source = get_chapter(slug).source
-    key = (slug, source.stat().st_mtime_ns)
-    if key not in _declared_cache:
-        _declared_cache[key] = notebook_parameters(source)
-    return _declared_cache[key]
-
-
-def _effective(slug: str, values: dict[str, Any]) -> dict[str, Any]:
-    declared = _declared(slug)
-    return {name: parse_value(p["default"]) for name, p in declared.items()} | values
-
-
-def is_current(slug: str, values: dict[str, Any], folder: Path) -> bool:
-    """Whether ``folder`` holds an executed notebook whose fingerprint matches ``values`` (a rerun would skip it)."""
-    from neurobook.book import _fingerprint
-
-    executed, stamp = folder / f"{slug}.ipynb", folder / f"{slug}.stamp"
-    if not (executed.exists() and stamp.exists()):
-        return False
-    return stamp.read_text() == _fingerprint(get_chapter(slug), _effective(slug, values))
 
 
 def _failure(err: BaseException, slug: str, folder: Path) -> dict[str, Any]:
@@ -219,8 +190,6 @@ def run_point(slug: str, parameters: dict[str, Any], folder: str, threads: int =
     Sets the thread count of torch and of the chapter's kernel (``OMP_NUM_THREADS``; the kernel inherits it) so
     that the points running side by side do not oversubscribe the cores.
     """
-    from neurobook.book import run_chapter
-
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -265,25 +234,6 @@ def _worker_address() -> str | None:
         return None
 
 
-def _locked(folder: Path) -> bool:
-    """Whether a run holds the lock of ``folder`` right now (the lock of :func:`neurobook.book.build_lock`)."""
-    from neurobook.book import LOCK_NAME
-
-    path = folder / LOCK_NAME
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
-
-
 def point_status(sweep: Sweep, point: Point) -> dict[str, Any]:
     """The state of one point: done, stale (done, but its inputs changed), running, failed, interrupted, pending."""
     folder = sweep.directory / point.id
@@ -291,7 +241,7 @@ def point_status(sweep: Sweep, point: Point) -> dict[str, Any]:
     if (folder / POINT_NAME).exists():
         record = json.loads((folder / POINT_NAME).read_text())
     status = record.get("status", "pending")
-    if _locked(folder):
+    if is_locked(folder):
         status = "running"
     elif status == "running":
         status = "interrupted"  # its run died without finishing: the lock was dropped with it
@@ -421,8 +371,6 @@ def run_sweep(sweep: Sweep, *, scheduler: str | None = None, workers: int | None
     Points whose fingerprint is unchanged are skipped without starting a cluster. A failing point is recorded
     (chapter, cell, message, partial notebook) and the others finish. ``client``: an existing Dask client to use.
     """
-    from neurobook.book import build_lock
-
     threads = threads or get_chapter(sweep.chapter).threads
     with build_lock(sweep.directory):
         sweep.write_spec()

@@ -24,8 +24,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-PACKAGE_DIR = REPO_ROOT / "book" / "widgets"
+from neurobook.data.paths import REPO_ROOT
+
+WIDGET_SOURCES_DIR = REPO_ROOT / "book" / "widgets"
 DEFAULT_DEST = REPO_ROOT / "book" / "_widgets" / "nbwidgets"
 DEFAULT_CACHE = REPO_ROOT / ".cache" / "npm-widgets"
 CACHE_ENV = "NEUROBOOK_NPM_WIDGETS_CACHE"
@@ -99,7 +100,7 @@ def _up_to_date(src: Path, dst: Path) -> bool:
 def install_widget_assets(
     dest: Path = DEFAULT_DEST,
     cache: Path | None = None,
-    package_dir: Path = PACKAGE_DIR,
+    package_dir: Path = WIDGET_SOURCES_DIR,
 ) -> Path:
     """Put the JavaScript that renders ipywidgets offline into ``dest`` and return ``dest``.
 
@@ -155,7 +156,8 @@ def _math_sources(cache: Path) -> dict[str, Path]:
     return files
 
 
-def install_math_assets(dest: Path = MATH_DEST, cache: Path | None = None, package_dir: Path = PACKAGE_DIR) -> Path:
+def install_math_assets(dest: Path = MATH_DEST, cache: Path | None = None,
+                        package_dir: Path = WIDGET_SOURCES_DIR) -> Path:
     """Put MathJax 3 (pinned in ``book/widgets/package.json``) into ``dest``, served as ``<html root>/mathjax``.
 
     ``_config.yml`` sets ``mathjax_path`` to it, so pages with equations typeset them with no outside request.

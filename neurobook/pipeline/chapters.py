@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from neurobook.data.paths import REPO_ROOT
+
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 GENERATED_DIR = REPO_ROOT / "book" / "_generated"
 

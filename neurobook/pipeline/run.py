@@ -1,4 +1,4 @@
-"""Run chapters with papermill (cached on source, parameters, package code and data) and build the book."""
+"""Run one chapter with papermill: its parameters, its fingerprint (rerun only on a change), its lock, its execution."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 import os
-import subprocess
+import shutil
 import sys
 import tempfile
 import threading
@@ -17,14 +17,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from neurobook.chapters import GENERATED_DIR, REPO_ROOT, Chapter, get_chapter, written_chapters
-from neurobook.config import PROFILES, data_dir, describe_data_dir
+from neurobook.config import PROFILES
+from neurobook.data.fetch import DataNotFoundError, sha256sum
+from neurobook.data.paths import data_dir
 from neurobook.data.registry import get_dataset
-from neurobook.params import ParameterError, notebook_parameters, parse_value, read_chapter, validate
+from neurobook.pipeline.chapters import GENERATED_DIR, Chapter, get_chapter
+from neurobook.pipeline.params import ParameterError, notebook_parameters, parse_value, read_chapter, validate
 from neurobook.progress import PROGRESS_FILE_ENV, read_new_lines
 from neurobook.results import RESULTS_DIR_ENV
 
-PACKAGE_DIR = REPO_ROOT / "neurobook"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the neurobook package
+PIPELINE_DIR = Path(__file__).resolve().parent  # this layer: runs chapters, decides nothing they compute
 LOCK_NAME = ".neurobook.lock"
 # cells of the executed notebook that are plumbing, not story: hidden (collapsed) or removed in the book
 _TAGS_FOR_READER = {"injected-parameters": "hide-cell"}
@@ -95,8 +98,6 @@ def check_run_values(values: dict[str, Any], chapter: str) -> None:
     data_dir(values.get("data_dir"))  # raises DataDirError for a named folder that does not exist
     user_file = values.get("data_file")
     if user_file is not None and not Path(str(user_file)).expanduser().is_file():
-        from neurobook.data.fetch import DataNotFoundError
-
         raise DataNotFoundError(f"{chapter}: data_file {user_file!r} does not exist (looked at "
                                 f"{Path(str(user_file)).expanduser().resolve()}); see README 'Bring your own data'")
 
@@ -161,12 +162,21 @@ def _echo_progress(slug: str, start: float) -> Iterator[None]:
         path.unlink(missing_ok=True)
 
 
-def _fingerprint(chapter: Chapter, values: dict[str, Any]) -> str:
-    """Hash of everything that decides a chapter's output: its source, parameters, neurobook's code, its data."""
+def chapter_code() -> list[Path]:
+    """The code a chapter runs: every module of ``neurobook`` outside ``pipeline/`` (which only runs chapters)."""
+    return sorted(path for path in PACKAGE_DIR.rglob("*.py") if PIPELINE_DIR not in path.parents)
+
+
+def fingerprint(chapter: Chapter, values: dict[str, Any]) -> str:
+    """Hash of everything that decides a chapter's output: its source, parameters, the code it runs, its data.
+
+    ``values`` are the effective parameters (:func:`effective_parameters`), so ``-p profile full`` and the default
+    are one run. An edit under ``neurobook/pipeline/`` (the CLI, the book machinery) changes nothing here.
+    """
     h = hashlib.sha256()
     h.update(chapter.source.read_bytes())
     h.update(json.dumps(values, sort_keys=True, default=str).encode())
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+    for path in chapter_code():
         h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
         h.update(path.read_bytes())
     root = data_dir(values.get("data_dir"))
@@ -175,8 +185,6 @@ def _fingerprint(chapter: Chapter, values: dict[str, Any]) -> str:
         path = Path(str(user_file)).expanduser()
         h.update(f"data_file:{path.resolve()}:".encode())
         if path.is_file():
-            from neurobook.data.fetch import sha256sum
-
             h.update(sha256sum(path).encode())
     for name in chapter.datasets:
         h.update(json.dumps(get_dataset(name).checksums, sort_keys=True).encode())
@@ -187,6 +195,39 @@ def _fingerprint(chapter: Chapter, values: dict[str, Any]) -> str:
                     st = path.stat()
                     h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()
+
+
+def effective_parameters(slug: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Every declared parameter of the chapter at the value a run with ``values`` uses (defaults filled in)."""
+    declared = notebook_parameters(get_chapter(slug).source)
+    return {name: parse_value(p["default"]) for name, p in declared.items()} | dict(values)
+
+
+def is_current(slug: str, values: dict[str, Any], folder: Path) -> bool:
+    """Whether ``folder`` holds an executed notebook of ``slug`` whose fingerprint matches ``values``: a run with
+    ``values`` into ``folder`` would not execute anything."""
+    slug = get_chapter(slug).slug
+    executed, stamp = Path(folder) / f"{slug}.ipynb", Path(folder) / f"{slug}.stamp"
+    if not (executed.exists() and stamp.exists()):
+        return False
+    return stamp.read_text() == fingerprint(get_chapter(slug), effective_parameters(slug, absolute_paths(values)))
+
+
+def is_locked(folder: Path) -> bool:
+    """Whether a run or build holds the lock of ``folder`` right now (see :func:`build_lock`)."""
+    path = Path(folder) / LOCK_NAME
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def run_chapter(slug: str, parameters: dict[str, Any] | None = None, *, force: bool = False,
@@ -204,8 +245,7 @@ def run_chapter(slug: str, parameters: dict[str, Any] | None = None, *, force: b
     validate(declared, values, chapter.slug)
     check_run_values(values, chapter.slug)
     values = absolute_paths(values)
-    # the fingerprint sees every parameter's effective value, so `-p profile full` and the default are one run
-    effective = {name: parse_value(p["default"]) for name, p in declared.items()} | values
+    effective = effective_parameters(chapter.slug, values)
     output_dir = Path(output_dir)
     with build_lock(output_dir):
         return _execute(chapter, values, effective, force=force, output_dir=output_dir, log=log)
@@ -235,12 +275,13 @@ def _execute(chapter: Chapter, values: dict[str, Any], effective: dict[str, Any]
 
     executed = output_dir / f"{chapter.slug}.ipynb"
     stamp_path = output_dir / f"{chapter.slug}.stamp"
-    stamp = _fingerprint(chapter, effective)
+    stamp = fingerprint(chapter, effective)
     if not force and executed.exists() and stamp_path.exists() and stamp_path.read_text() == stamp:
         if log:
             print(f"[neurobook] {chapter.slug}: unchanged, not executed again")
         return executed
-    source_nb = output_dir / f"{chapter.slug}.source.ipynb"
+    scratch = Path(tempfile.mkdtemp(prefix=f"neurobook-{chapter.slug}-"))  # private: never a shared fixed path
+    source_nb = scratch / f"{chapter.slug}.ipynb"
     jupytext.write(read_chapter(chapter.source), source_nb)
     env_before = os.environ.get(RESULTS_DIR_ENV)
     os.environ[RESULTS_DIR_ENV] = str(output_dir)
@@ -275,48 +316,10 @@ def _execute(chapter: Chapter, values: dict[str, Any], effective: dict[str, Any]
             os.environ.pop(RESULTS_DIR_ENV, None)
         else:
             os.environ[RESULTS_DIR_ENV] = env_before
-        source_nb.unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     _tag_for_reader(partial)
     os.replace(partial, executed)
     stamp_path.write_text(stamp)
     if log:
         print(f"[neurobook] {chapter.slug}: done in {time.time() - start:.0f} s -> {executed}")
     return executed
-
-
-def build_book(parameters: dict[str, Any] | None = None, *, force: bool = False,
-               builder_args: tuple[str, ...] = ()) -> Path:
-    """Run every written chapter (cached), refresh the scorecard and the widget assets, render with jupyter-book."""
-    from neurobook.scorecard import write_scorecard
-    from neurobook.student import write_student_notebooks
-    from neurobook.sweep_page import write_sweep_page
-    from neurobook.syllabus import write_syllabus
-    from neurobook.webassets import install_math_assets, install_widget_assets
-
-    values = dict(parameters or {})
-    chapters = written_chapters()
-    declared = {c.slug: notebook_parameters(c.source) for c in chapters}
-    known = set().union(*declared.values())
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ParameterError(f"unknown parameter(s) {unknown}; parameters of the chapters: {sorted(known)}")
-    check_run_values(values, "build")
-    print(f"[neurobook] {describe_data_dir(values.get('data_dir'))}", flush=True)
-    with build_lock(GENERATED_DIR):
-        for chapter in chapters:
-            own = {k: v for k, v in values.items() if k in declared[chapter.slug]}
-            run_chapter(chapter.slug, own, force=force)
-        write_scorecard()
-        write_student_notebooks(log=False)
-        write_syllabus()
-        write_sweep_page()
-        install_widget_assets()
-        install_math_assets()
-        cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(REPO_ROOT), *builder_args]
-        done = subprocess.run(cmd, cwd=REPO_ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(f"jupyter-book build failed (exit {done.returncode}); see the output above")
-    index = REPO_ROOT / "_build" / "html" / "index.html"
-    print(f"[neurobook] book built: {index}")
-    return index
-
