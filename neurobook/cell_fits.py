@@ -10,7 +10,7 @@ import torch
 from neurobook.config import seed_everything
 from neurobook.data.types import StimulusResponseData
 from neurobook.models.retina import RetinaCNN, RetinaSTALN, build_retina_model
-from neurobook.train import TrainResult, _input_stats, fit
+from neurobook.train import TrainResult, fit, input_stats
 
 
 def fit_each_cell(kind: str, data: StimulusResponseData, *, epochs: int, device: str = "auto", seed: int = 0,
@@ -47,7 +47,7 @@ def fit_sta_ln(data: StimulusResponseData, *, n_bins: int = 20, chunk: int = 409
     train = data.tier("train")
     if len(train.images) < 10 * n_bins:
         raise ValueError(f"the train tier has {len(train.images)} samples; fit_sta_ln needs at least {10 * n_bins}")
-    mean, std = _input_stats(train.images)
+    mean, std = input_stats(train.images)
     y = torch.from_numpy(train.responses).double()  # (N, n)
     if not bool((y.sum(0) > 0).all()):
         raise ValueError("every cell needs at least one spike in the train tier to have an STA")
@@ -93,7 +93,7 @@ def transfer_fit(source: torch.nn.Module | None, data: StimulusResponseData, mod
         if not isinstance(source, RetinaCNN):
             raise TypeError(f"source must be a trained RetinaCNN for mode {mode!r}, got {type(source).__name__}")
         model = copy.deepcopy(source)
-        _keep_function_under_new_input_stats(model, *_input_stats(data.tier("train").images))
+        _keep_function_under_new_input_stats(model, *input_stats(data.tier("train").images))
         for layer in (model.conv1, model.conv2):
             for p in layer.parameters():
                 p.requires_grad_(mode == "all")

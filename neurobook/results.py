@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from neurobook.files import write_json
+
 SCHEMA_VERSION = 1
 RESULTS_DIR_ENV = "NEUROBOOK_RESULTS_DIR"
 _REQUIRED = {"schema", "chapter", "profile", "device", "data", "headline"}
@@ -43,10 +45,7 @@ def save_results(chapter: str, *, profile: str, device: str, data: dict, headlin
     out_dir = Path(directory or os.environ.get(RESULTS_DIR_ENV) or ".")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{chapter}.results.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
-    os.replace(tmp, path)
-    return path
+    return write_json(path, record, sort_keys=True)
 
 
 def load_results(path: str | os.PathLike) -> dict:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurobook.checks import check_positive_int
 from neurobook.data.retina import RetinaRecording, history_stack
 
 __all__ = ["STNMFResult", "semi_nmf", "shuffle_spikes", "spike_triggered_ensemble", "stnmf"]
@@ -69,8 +70,7 @@ def semi_nmf(x: np.ndarray, n_modules: int, *, sparsity: float = 0.06, weight_sp
     """
     x = _check_2d(x, "x")
     n, _ = x.shape
-    if isinstance(n_modules, bool) or not isinstance(n_modules, int) or n_modules < 1:
-        raise ValueError(f"n_modules must be a positive int, got {n_modules!r}")
+    check_positive_int("n_modules", n_modules)
     if n < 2 * n_modules:
         raise ValueError(f"need at least 2 x n_modules = {2 * n_modules} rows (spikes) to factorize; got {n}")
     for name, value in (("sparsity", sparsity), ("weight_sparsity", weight_sparsity)):

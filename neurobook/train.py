@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from neurobook.checks import check_positive_int
 from neurobook.config import resolve_device, seed_everything
 from neurobook.data.types import StimulusResponseData
 from neurobook.models.behavior import TRIAL_INPUT_HELP
@@ -148,7 +149,7 @@ def trial_input_arrays(model: nn.Module, data: StimulusResponseData) -> dict[str
     return out
 
 
-def _input_stats(images: np.ndarray, max_values: int = 10_000_000) -> tuple[float, float]:
+def input_stats(images: np.ndarray, max_values: int = 10_000_000) -> tuple[float, float]:
     """Scalar mean and std of the training stimuli (on an even subsample of trials when the array is huge)."""
     step = max(1, images.size // max_values)
     sample = images[::step].astype(np.float64)
@@ -190,8 +191,7 @@ def fit(
     if not isinstance(data, StimulusResponseData):
         raise TypeError(f"data must be a StimulusResponseData, got {type(data).__name__}")
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int(name, value)
     if not 0 < lr_decay < 1:
         raise ValueError(f"lr_decay must be in (0, 1), got {lr_decay}")
     _check_model(model, data.image_shape, data.n_neurons)
@@ -206,7 +206,7 @@ def fit(
     dev = resolve_device(device)
     model.to(dev)
     if hasattr(model, "set_input_stats"):
-        model.set_input_stats(*_input_stats(train.images))
+        model.set_input_stats(*input_stats(train.images))
     in_train = {k: v[data.tiers == "train"] for k, v in inputs.items()}
     in_val = {k: torch.from_numpy(v[data.tiers == "validation"]).to(dev) for k, v in inputs.items()}
     for name, value in in_train.items():
@@ -314,8 +314,7 @@ def predict(model: nn.Module, images: np.ndarray, device: str = "auto", batch_si
     if images.ndim not in (3, 4):
         raise ValueError(f"images must be (n, H, W) or (n, channels, H, W); got shape {images.shape}")
     _check_model(model, images.shape[-2:], None)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_positive_int("batch_size", batch_size)
     inputs = _predict_inputs(model, trial_inputs, len(images))
     dev = resolve_device(device)
     model.to(dev)

@@ -230,7 +230,7 @@ def test_syllabus_lists_every_chapter_with_goals_data_and_exercises(tmp_path):
 def test_every_written_chapter_states_its_cpu_time():
     for chapter in written_chapters():
         assert chapter.cpu_minutes is not None and chapter.cpu_minutes > 0, (
-            f"{chapter.slug}: set cpu_minutes in neurobook/chapters.py from a measured full-profile CPU run")
+            f"{chapter.slug}: set cpu_minutes in neurobook/pipeline/chapters.py from a measured full-profile CPU run")
     assert "not estimated yet" not in syllabus_markdown()
 
 

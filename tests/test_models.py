@@ -179,8 +179,8 @@ def test_output_scale_keeps_predictions_in_data_units():
 def test_laplacian_by_slices_equals_the_convolution():
     from torch.nn import functional as F
 
-    from neurobook.models.cores import _LAPLACE, laplacian
+    from neurobook.models.cores import LAPLACE_KERNEL, laplacian
 
     x = torch.randn(7, 5, 9)
-    expected = F.conv2d(x.unsqueeze(1), _LAPLACE.view(1, 1, 3, 3), padding=1).squeeze(1)
+    expected = F.conv2d(x.unsqueeze(1), LAPLACE_KERNEL.view(1, 1, 3, 3), padding=1).squeeze(1)
     torch.testing.assert_close(laplacian(x), expected)

@@ -115,13 +115,13 @@ def test_match_subunits_exact():
 
 def test_transfer_readout_only_freezes_the_subunit_layers():
     from neurobook.cell_fits import transfer_fit
-    from neurobook.train import _input_stats
+    from neurobook.train import input_stats
 
     rec = simulate_retina(n_cells=2, n_trials=3, trial_frames=300, frozen_frames=60, n_repeats=4, seed=1)
     data = rec.to_data(12)
     torch.manual_seed(0)
     source = build_retina_model("retina_cnn", 12, (12, 12))
-    source.set_input_stats(*_input_stats(data.tier("train").images))  # same statistics: no re-parametrization
+    source.set_input_stats(*input_stats(data.tier("train").images))  # same statistics: no re-parametrization
     before = source.conv1.weight.detach().clone()
     run = transfer_fit(source, data.select_neurons([1]), "readout", epochs=2, device="cpu")
     assert torch.equal(run.model.conv1.weight.detach(), before)  # frozen

@@ -20,7 +20,6 @@ allensdk (``pip install allensdk==2.16.2``, the ``allen`` extra) is imported onl
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from neurobook.data.allen_gabor import AREAS, ORIENTATIONS_DEG, quality_mask
+from neurobook.files import atomic_path
 
 __all__ = ["SESSION_TYPES", "STIMULI", "SpikeCountTable", "choose_sessions", "project_cache", "read_compact",
            "session_counts", "session_spike_counts", "write_compact", "write_gabor_layout"]
@@ -175,15 +175,9 @@ def session_spike_counts(session, stimulus: str, *, areas: tuple[str, ...] = ARE
 
 
 def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """``write(tmp)`` to a private temporary name (it keeps ``path``'s last suffix), then rename it onto ``path``."""
+    with atomic_path(path) as tmp:
+        write(str(tmp))
 
 
 def _save_npz(path: str, **arrays) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from neurobook.checks import check_positive_int
 from neurobook.data.fetch import ChecksumError, data_file
 from neurobook.data.registry import get_dataset
 from neurobook.data.types import StimulusResponseData
@@ -39,7 +40,7 @@ __all__ = ["CEILING_SESSION", "SESSIONS", "load_cowley2023", "load_repeats", "se
 
 
 def _check_downsample(downsample: object) -> int:
-    if isinstance(downsample, bool) or not isinstance(downsample, int) or downsample < 1 or SIZE % downsample:
+    if SIZE % check_positive_int("downsample", downsample):
         raise ValueError(f"downsample must be a positive int dividing 112 (1, 2, 4, 7, 8, ...); got {downsample!r}")
     return downsample
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from tqdm.auto import tqdm
 from neurobook.data.fetch import ChecksumError, data_file
 from neurobook.data.paths import cache_dir
 from neurobook.data.retina import RetinaRecording
+from neurobook.files import atomic_path
 
 __all__ = ["FRAME_SHAPE", "N_CELLS", "NAME", "firing_rates", "frozen_frames", "load_liu2017", "running_frames"]
 
@@ -106,15 +106,8 @@ def _windows(centres: np.ndarray, window: int) -> np.ndarray:
 
 
 def _atomic_save(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: np.savez adds no suffix
+        np.savez(f, **arrays)
 
 
 def _digest(a: np.ndarray) -> str:

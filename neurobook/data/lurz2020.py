@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from neurobook.checks import check_positive_int
 from neurobook.data.fetch import ChecksumError, data_file, download
 from neurobook.data.registry import get_dataset
 from neurobook.data.types import StimulusResponseData
+from neurobook.files import atomic_path
 
 NAME = "lurz2020_mouse_v1"
 FILE = "static20457-5-9-preproc0.npz"
@@ -26,7 +28,8 @@ def load_lurz2020(data_dir: str | os.PathLike | None = None, downsample: int = 1
 
     Images are returned in their stored 0..255 range as float32; responses are deconvolved calcium activity.
     """
-    if not isinstance(downsample, int) or downsample < 1 or HEIGHT % downsample or WIDTH % downsample:
+    check_positive_int("downsample", downsample)
+    if HEIGHT % downsample or WIDTH % downsample:
         raise ValueError(f"downsample must be a positive int dividing 36 and 64 (1, 2 or 4); got {downsample!r}")
     path = data_file(NAME, FILE, data_dir, prepare=prepare_from_source)
     try:
@@ -97,9 +100,8 @@ def merge_file_tree(tree: Path, out: Path) -> Path:
     for sub, prefix in (("trials", "trials_"), ("neurons", "neurons_")):
         for f in sorted((tree / "meta" / sub).glob("*.npy")):
             arrays[prefix + f.stem] = np.load(f, allow_pickle=False)
-    tmp = out.with_suffix(".partial.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:  # a file object: numpy adds no ".npz" to the name
+        np.savez_compressed(f, **arrays)
     return out
 
 

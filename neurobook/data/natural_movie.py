@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import map_coordinates
 
+from neurobook.checks import check_positive_int
+
 __all__ = ["NaturalMovie", "movie_images", "natural_movie"]
 
 KODAK = tuple(f"kodim{i:02d}.png" for i in range(1, 25))
@@ -91,8 +93,7 @@ def natural_movie(n_frames: int, grid: int = 12, *, seed: int = 0, images: list[
     checkers wide after block-averaging by ``scale``.
     """
     for name, value in (("n_frames", n_frames), ("grid", grid), ("scale", scale)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int(name, value)
     if not (jitter >= 0 and saccade_rate >= 0 and 0 <= switch_prob <= 1 and contrast > 0 and frame_rate > 0):
         raise ValueError("need jitter >= 0, saccade_rate >= 0, 0 <= switch_prob <= 1, contrast > 0, frame_rate > 0; "
                          f"got {jitter}, {saccade_rate}, {switch_prob}, {contrast}, {frame_rate}")

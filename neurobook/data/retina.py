@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neurobook.checks import check_positive_int
 from neurobook.data.types import StimulusResponseData
 
 __all__ = ["RetinaRecording", "history_stack"]
@@ -25,8 +26,7 @@ def history_stack(frames: np.ndarray, history: int) -> np.ndarray:
     """
     if frames.ndim != 3:
         raise ValueError(f"frames must be (T, H, W); got shape {frames.shape}")
-    if isinstance(history, bool) or not isinstance(history, int) or history < 1:
-        raise ValueError(f"history must be a positive int, got {history!r}")
+    check_positive_int("history", history)
     if frames.shape[0] < history:
         raise ValueError(f"need at least history={history} frames, got {frames.shape[0]}")
     win = np.lib.stride_tricks.sliding_window_view(frames, history, axis=0)  # (T-h+1, H, W, h), oldest first

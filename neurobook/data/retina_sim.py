@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurobook.checks import check_positive_int
 from neurobook.data.retina import RetinaRecording
 
 __all__ = ["LAYOUTS", "biphasic_filter", "simulate_retina", "subunit_layout"]
@@ -119,8 +120,7 @@ def simulate_retina(
         raise ValueError(f"stimulus must be 'checkerboard' or 'movie', got {stimulus!r}")
     for name, value in (("n_cells", n_cells), ("grid", grid), ("n_trials", n_trials), ("trial_frames", trial_frames),
                         ("n_repeats", n_repeats), ("n_lags", n_lags)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int(name, value)
     if grid < 8:
         raise ValueError(f"grid must be at least 8 checkers so that the subunits fit; got {grid}")
     if not mean_rate > 0:

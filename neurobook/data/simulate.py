@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurobook.checks import check_positive_int
 from neurobook.data.shapes import dog, gabor
 from neurobook.data.types import StimulusResponseData
 
@@ -33,8 +34,7 @@ def pink_noise_images(
     n: int, shape: Sequence[int] = (18, 32), seed: int = 0, exponent: float = 1.0
 ) -> np.ndarray:
     """``n`` images with a 1/f^exponent amplitude spectrum, each zero-mean, unit-std, float32 (n, H, W)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    check_positive_int("n", n)
     h, w = (int(s) for s in shape)
     rng = np.random.default_rng(seed)
     f = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from neurobook.checks import check_positive_int
 from neurobook.data.allen_gabor import N_CONDITIONS, N_REPEATS, ORIENTATIONS_DEG, POSITIONS_DEG, GaborSession
 
 __all__ = ["condition_rates", "ideal_observer_accuracy", "simulate_gabor_sessions"]
@@ -34,8 +35,7 @@ def simulate_gabor_sessions(n_sessions: int = 3, n_units: int | tuple[int, int] 
                             n_repeats: int = N_REPEATS, seed: int = 0, **tuning) -> list[GaborSession]:
     """``n_sessions`` simulated sessions (mice) as :class:`GaborSession` objects; ``tuning`` goes to
     :func:`condition_rates`. ``n_units`` is a number or a (low, high) range drawn per session."""
-    if not isinstance(n_sessions, int) or n_sessions < 1:
-        raise ValueError(f"n_sessions must be a positive int, got {n_sessions!r}")
+    check_positive_int("n_sessions", n_sessions)
     if not isinstance(n_repeats, int) or n_repeats < 3:
         raise ValueError(f"n_repeats must be an int >= 3 (one third are test repeats), got {n_repeats!r}")
     rng = np.random.default_rng(seed)

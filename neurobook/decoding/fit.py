@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from neurobook.checks import check_positive_int
 from neurobook.data.allen_gabor import TASKS
 from neurobook.decoding.model import SlotDecoder
 from neurobook.decoding.population import Population
@@ -50,8 +51,7 @@ def train_slots(model: SlotDecoder, pop: Population, labels: np.ndarray, train_m
     ``train_mask``/``val_mask``: (n_animals, n_variants, n_trials) bool. With ``val_mask`` the weights with the
     best mean validation accuracy (checked every ``eval_every`` steps) are kept. Returns the history.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    check_positive_int("steps", steps)
     _check_enough(train_mask, "train_slots")
     dev = pop.device
     model.to(dev)

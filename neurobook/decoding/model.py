@@ -19,6 +19,8 @@ import math
 import torch
 from torch import nn
 
+from neurobook.checks import check_positive_int
+
 __all__ = ["HEADS", "SlotDecoder"]
 
 HEADS = ("shared", "variant", "slot")
@@ -33,12 +35,11 @@ class SlotDecoder(nn.Module):
         super().__init__()
         for name, v in (("n_animals", n_animals), ("n_variants", n_variants), ("n_units", n_units),
                         ("n_classes", n_classes), ("hidden", hidden)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+            check_positive_int(name, v)
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
-        if latent is not None and (not isinstance(latent, int) or latent < 1):
-            raise ValueError(f"latent must be None (logistic regression) or a positive int, got {latent!r}")
+        if latent is not None:
+            check_positive_int("latent (None: logistic regression)", latent)
         self.n_animals, self.n_variants, self.n_units, self.n_classes = n_animals, n_variants, n_units, n_classes
         self.latent, self.head = latent, head
         self.input_dropout = nn.Dropout(input_dropout) if latent is not None else nn.Identity()

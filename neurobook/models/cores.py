@@ -6,11 +6,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-_LAPLACE = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]])
+LAPLACE_KERNEL = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]])
 
 
 def laplacian(images: torch.Tensor) -> torch.Tensor:
-    """The 5-point Laplacian of images (..., H, W) with zero padding: ``conv2d(x, _LAPLACE, padding=1)``.
+    """The 5-point Laplacian of images (..., H, W) with zero padding: ``conv2d(x, LAPLACE_KERNEL, padding=1)``.
 
     Written with shifted slices: for thousands of single-channel images (an LN model's filters) this is far faster
     than a convolution call on CPUs.
@@ -23,7 +23,7 @@ def laplace_l2(weight: torch.Tensor) -> torch.Tensor:
     """Normalized Laplacian roughness ``sum(L * w)^2 / sum(w^2)`` of conv kernels (out, in, k, k)."""
     out_ch, in_ch, kh, kw = weight.shape
     w = weight.reshape(out_ch * in_ch, 1, kh, kw)
-    kernel = _LAPLACE.to(weight.device, weight.dtype).view(1, 1, 3, 3)
+    kernel = LAPLACE_KERNEL.to(weight.device, weight.dtype).view(1, 1, 3, 3)
     lap = F.conv2d(w, kernel, padding=1)
     return lap.pow(2).sum() / w.pow(2).sum().clamp_min(1e-12)
 

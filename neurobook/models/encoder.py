@@ -39,7 +39,7 @@ def inverse_nonlinearity(rate: torch.Tensor, name: str) -> torch.Tensor:
     return torch.log(torch.expm1(rate))
 
 
-def _check_nonlinearity(name: str) -> str:
+def check_nonlinearity(name: str) -> str:
     if name not in NONLINEARITIES:
         raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {name!r}")
     return name
@@ -148,7 +148,7 @@ class EncodingModel(ImageModel):
             raise ValueError(f"core gives {core.out_channels} channels but readout expects {in_shape[0]}")
         self.core = core
         self.readout = readout
-        self.nonlinearity = _check_nonlinearity(nonlinearity)
+        self.nonlinearity = check_nonlinearity(nonlinearity)
         self.image_shape = (int(in_shape[1]), int(in_shape[2]))
         self.n_neurons = int(readout.n_neurons)
         self.in_channels = int(getattr(core, "in_channels", 1))
@@ -188,7 +188,7 @@ class LNModel(ImageModel):
         super().__init__()
         self.image_shape = _check_image_shape(image_shape)
         self.n_neurons = check_positive_int("n_neurons", n_neurons)
-        self.nonlinearity = _check_nonlinearity(nonlinearity)
+        self.nonlinearity = check_nonlinearity(nonlinearity)
         self.gamma_smooth = float(gamma_smooth)
         self.gamma_l2 = float(gamma_l2)
         h, w = self.image_shape

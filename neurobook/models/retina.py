@@ -23,8 +23,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from neurobook.checks import check_positive_int, check_shape
-from neurobook.models.cores import _LAPLACE
-from neurobook.models.encoder import ImageModel, _check_nonlinearity, output_nonlinearity
+from neurobook.models.cores import LAPLACE_KERNEL
+from neurobook.models.encoder import ImageModel, check_nonlinearity, output_nonlinearity
 
 __all__ = ["RETINA_KINDS", "RetinaCNN", "RetinaLN", "RetinaLNLN", "RetinaSTALN", "build_retina_model",
            "spatiotemporal_filters"]
@@ -50,7 +50,7 @@ class _HistoryModel(ImageModel):
 
 def _smoothness(w: torch.Tensor) -> torch.Tensor:
     """Sum of squared spatial Laplacians of filters (..., H, W)."""
-    kernel = _LAPLACE.to(w.device, w.dtype).view(1, 1, 3, 3)
+    kernel = LAPLACE_KERNEL.to(w.device, w.dtype).view(1, 1, 3, 3)
     return F.conv2d(w.reshape(-1, 1, *w.shape[-2:]), kernel, padding=1).pow(2).sum()
 
 
@@ -76,7 +76,7 @@ class RetinaCNN(_HistoryModel):
         self.history = check_positive_int("history", history)
         self.image_shape = check_shape("image_shape", image_shape, "height, width")  # type: ignore[assignment]
         self.n_neurons = check_positive_int("n_neurons", n_neurons)
-        self.nonlinearity = _check_nonlinearity(nonlinearity)
+        self.nonlinearity = check_nonlinearity(nonlinearity)
         h, w = self.image_shape
         k1 = max(1, min(h, w) - 2) if kernel1 is None else check_positive_int("kernel1", kernel1)
         k2 = check_positive_int("kernel2", kernel2)
@@ -113,7 +113,7 @@ class RetinaLN(_HistoryModel):
         self.history = check_positive_int("history", history)
         self.image_shape = check_shape("image_shape", image_shape, "height, width")  # type: ignore[assignment]
         self.n_neurons = check_positive_int("n_neurons", n_neurons)
-        self.nonlinearity = _check_nonlinearity(nonlinearity)
+        self.nonlinearity = check_nonlinearity(nonlinearity)
         self.weight = nn.Parameter(torch.randn(self.n_neurons, self.history, *self.image_shape) * 1e-3)
         self.bias = nn.Parameter(torch.zeros(self.n_neurons))
         self.gamma_l2, self.gamma_smooth = float(gamma_l2), float(gamma_smooth)
@@ -137,7 +137,7 @@ class RetinaLNLN(_HistoryModel):
         self.history = check_positive_int("history", history)
         self.image_shape = check_shape("image_shape", image_shape, "height, width")  # type: ignore[assignment]
         self.n_neurons = check_positive_int("n_neurons", n_neurons)
-        self.nonlinearity = _check_nonlinearity(nonlinearity)
+        self.nonlinearity = check_nonlinearity(nonlinearity)
         n = check_positive_int("n_subunits", n_subunits)
         self.subunits = nn.Parameter(torch.randn(n, self.history, *self.image_shape) * 0.05)
         self.subunit_bias = nn.Parameter(torch.zeros(n))

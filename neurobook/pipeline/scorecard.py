@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from neurobook.data.registry import get_dataset
+from neurobook.files import write_text
 from neurobook.pipeline.chapters import CHAPTERS, GENERATED_DIR, Chapter
 from neurobook.results import load_results
 
@@ -52,5 +53,4 @@ def write_scorecard(directory: Path = GENERATED_DIR, results_dir: Path | None = 
     """Write ``scorecard_table.md`` (included by ``book/scorecard.md``) from the results JSONs."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "scorecard_table.md"
-    path.write_text(scorecard_markdown(results_dir or directory))
-    return path
+    return write_text(path, scorecard_markdown(results_dir or directory))

@@ -60,7 +60,7 @@ def _copy_student_notebooks(app, exception) -> None:
         return
     target = Path(app.outdir) / STUDENT_URL_DIR
     target.mkdir(parents=True, exist_ok=True)
-    for path in sorted(source.glob("*.ipynb")):
+    for path in sorted(source.glob("[!.]*.ipynb")):  # not a writer's temporary .<name>.tmp.ipynb
         if not path.name.endswith(".teacher.ipynb"):  # the teacher's copy holds the solutions
             shutil.copy2(path, target / path.name)
 

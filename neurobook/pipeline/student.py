@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import ast
 import copy
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
+from neurobook.files import atomic_path
 from neurobook.pipeline.chapters import CHAPTERS, GENERATED_DIR, Chapter, get_chapter, written_chapters
 
 STUDENT_DIR = GENERATED_DIR / "student"
@@ -243,10 +243,8 @@ def _write(nb: nbformat.NotebookNode, path: Path) -> Path:
     text = nbformat.writes(nb) + "\n"
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 

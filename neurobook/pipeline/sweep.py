@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from neurobook.files import atomic_path, write_json
 from neurobook.pipeline.chapters import GENERATED_DIR, get_chapter
 from neurobook.pipeline.params import ParameterError, notebook_parameters, parse_value, validate
 from neurobook.pipeline.run import absolute_paths, build_lock, check_run_values, is_current, is_locked, run_chapter
@@ -69,9 +70,7 @@ class Sweep:
 
 
 def _write_json(path: Path, record: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str))  # key order kept: the grid's order is its axes
-    os.replace(tmp, path)
+    write_json(path, record, default=str)  # key order kept: the grid's order is its axes
 
 
 def split_values(text: str) -> list[str]:
@@ -290,13 +289,11 @@ def write_table(sweep: Sweep) -> Path:
     for row in rows:
         columns += [c for c in row if c not in columns]
     path = sweep.directory / TABLE_NAME
-    tmp = path.with_name(f".{TABLE_NAME}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()})
-    os.replace(tmp, path)
     return path
 
 

@@ -8,6 +8,7 @@ import math
 import os
 from pathlib import Path
 
+from neurobook.files import atomic_path, write_text
 from neurobook.pipeline.chapters import GENERATED_DIR
 from neurobook.pipeline.sweep import SWEEPS_DIR, TABLE_NAME, Sweep, list_sweeps, table_rows, write_table
 
@@ -92,10 +93,9 @@ def plot_sweep(sweep: Sweep, rows: list[dict], out_dir: Path) -> list[tuple[str,
             ax.legend(fontsize=7)
         fig.tight_layout()
         path = out_dir / f"plot_{key.replace('/', '_')}.png"
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.png")
-        fig.savefig(tmp, dpi=110)
+        with atomic_path(path) as tmp:  # its name ends in .png, so savefig writes a PNG
+            fig.savefig(tmp, dpi=110)
         plt.close(fig)
-        os.replace(tmp, path)
         figures.append((key, path))
     return figures
 
@@ -142,10 +142,7 @@ def write_sweep_page(directory: Path = GENERATED_DIR, sweeps_dir: Path | None = 
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / PAGE_NAME
     text = sweep_page_markdown(Path(sweeps_dir) if sweeps_dir else directory / "sweeps", directory)
-    tmp = path.with_name(f".{PAGE_NAME}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    return write_text(path, text)
 
 
 def read_table(path: Path) -> list[dict]:

@@ -1,15 +1,15 @@
 """Build the syllabus: per chapter its learning goals, prerequisites, CPU time, data and exercises.
 
-Generated from the same registry as the scorecard (``neurobook/chapters.py``); the exercises are parsed from each
-chapter's source, so a chapter that adds exercises is listed without touching this module.
+Generated from the same registry as the scorecard (``neurobook/pipeline/chapters.py``); the exercises are parsed
+from each chapter's source, so a chapter that adds exercises is listed without touching this module.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from neurobook.data.registry import get_dataset
+from neurobook.files import write_text
 from neurobook.pipeline.chapters import CHAPTERS, GENERATED_DIR, Chapter
 from neurobook.pipeline.student import STUDENT_DIR, exercises
 from neurobook.results import load_results
@@ -69,7 +69,4 @@ def write_syllabus(directory: Path = GENERATED_DIR, results_dir: Path | None = N
     """Write ``syllabus_table.md`` (included by ``book/syllabus.md``)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "syllabus_table.md"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(syllabus_markdown(results_dir or directory, student_dir or directory / "student"))
-    os.replace(tmp, path)
-    return path
+    return write_text(path, syllabus_markdown(results_dir or directory, student_dir or directory / "student"))

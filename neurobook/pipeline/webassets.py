@@ -25,6 +25,7 @@ import subprocess
 from pathlib import Path
 
 from neurobook.data.paths import REPO_ROOT
+from neurobook.files import atomic_path
 
 WIDGET_SOURCES_DIR = REPO_ROOT / "book" / "widgets"
 DEFAULT_DEST = REPO_ROOT / "book" / "_widgets" / "nbwidgets"
@@ -128,9 +129,8 @@ def install_widget_assets(
     for name, src in files.items():
         dst = dest / name
         if not _up_to_date(src, dst):
-            tmp = dst.with_name(dst.name + ".tmp")
-            shutil.copy2(src, tmp)
-            os.replace(tmp, dst)
+            with atomic_path(dst) as tmp:
+                shutil.copy2(src, tmp)
     # Drop stale files (e.g. fonts of an older html-manager) so the built book carries no leftovers.
     for f in dest.iterdir():
         if f.is_file() and f.name not in files and f.suffix in (*_ASSET_SUFFIXES, ".js", ".tmp"):
@@ -169,10 +169,8 @@ def install_math_assets(dest: Path = MATH_DEST, cache: Path | None = None,
     for rel, src in _math_sources(cache).items():
         dst = dest / rel
         if not _up_to_date(src, dst):
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dst.with_name(dst.name + ".tmp")
-            shutil.copy2(src, tmp)
-            os.replace(tmp, dst)
+            with atomic_path(dst) as tmp:  # makes dst's folder
+                shutil.copy2(src, tmp)
     return dest
 
 
