@@ -68,7 +68,7 @@ def check_that(condition: bool | Callable[[], bool], message: str, *, name: str 
     if callable(condition):
         try:
             condition = condition()
-        except Exception as err:  # a wrong type or shape from the student: say so instead of a deep traceback
+        except Exception as err:  # noqa: BLE001  (a wrong type or shape from the student: a message, not a traceback)
             raise ExerciseCheckFailed(f"{message} (the check could not be evaluated: "
                                       f"{type(err).__name__}: {err})") from None
     if not bool(condition):

@@ -12,8 +12,8 @@ import numpy as np
 __all__ = [
     "correlation",
     "correlation_to_average",
-    "feve",
     "envelope_match",
+    "feve",
     "match_subunits",
     "normalized_correlation",
     "oracle_correlation",
@@ -151,7 +151,7 @@ def feve(pred: np.ndarray, resp: np.ndarray, image_ids: np.ndarray) -> np.ndarra
     """
     p, r, squeeze = _pair(pred, resp)
     ids = _ids(image_ids, p.shape[0])
-    inverse, _, counts, rep, var = _repeat_stats(r, ids)
+    inverse, _, _counts, rep, var = _repeat_stats(r, ids)
     keep = rep[inverse]
     noise = var.mean(0)
     total = r[keep].var(0, ddof=1)
@@ -176,7 +176,7 @@ def normalized_correlation(pred: np.ndarray, resp: np.ndarray, image_ids: np.nda
     """
     p, r, squeeze = _pair(pred, resp)
     ids = _ids(image_ids, p.shape[0])
-    inverse, r_means, counts, rep, var = _repeat_stats(r, ids)
+    _inverse, r_means, counts, rep, var = _repeat_stats(r, ids)
     if rep.sum() < 2:
         raise ValueError("normalized_correlation needs at least 2 images with repeats")
     _, p_means, _ = _image_means(p, ids)
@@ -273,7 +273,7 @@ def power_spectrum_slope(images: np.ndarray, fmin: float = 2.0, fmax: float | No
         x = x.mean(1)
     if x.ndim != 3 or min(x.shape[1:]) < 8:
         raise ValueError(f"images must be (n, H, W) or (n, C, H, W) with H, W >= 8; got shape {np.shape(images)}")
-    n, h, w = x.shape
+    _, h, w = x.shape
     win = np.outer(np.hanning(h), np.hanning(w))
     x = (x - x.mean(axis=(1, 2), keepdims=True)) * win
     power = np.abs(np.fft.fftshift(np.fft.fft2(x), axes=(1, 2))) ** 2

@@ -177,7 +177,7 @@ def _dog_internal(shape: Sequence[int]):
     x, y = x.ravel(), y.ravel()
 
     def parts(q):
-        x0, y0, sc, k, amp, wgt, off = q
+        x0, y0, sc, k, _amp, _wgt, _off = q
         r2 = (x - x0) ** 2 + (y - y0) ** 2
         ec = np.exp(-0.5 * r2 / sc**2)
         es = np.exp(-0.5 * r2 / (k * sc) ** 2)
@@ -306,7 +306,7 @@ def spectral_concentration(image: np.ndarray, top: float = 0.1) -> float:
     total = power.sum()
     if total <= 0:
         return 0.0
-    return float(power[: max(1, int(round(top * power.size)))].sum() / total)
+    return float(power[: max(1, round(top * power.size))].sum() / total)
 
 
 def orientedness(image: np.ndarray) -> float:

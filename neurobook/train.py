@@ -188,6 +188,56 @@ def fit(
     sessions are stacked so that one shared core learns them all) are left out of the loss and the validation
     correlation.
     """
+    _check_fit_arguments(model, data, epochs, batch_size, patience, lr_decay)
+    train, val = data.tier("train"), data.tier("validation")
+    seed_everything(seed)
+    dev = resolve_device(device)
+    model.to(dev)
+    in_train, in_val = _prepare_inputs(model, data, dev)
+    masked = bool(np.isnan(train.responses).any() or np.isnan(val.responses).any())
+    if masked and (np.isnan(train.responses).all(0).any() or np.isnan(val.responses).all(0).any()):
+        raise ValueError("every neuron needs recorded (non-NaN) responses in both the train and validation tiers")
+    scale = _prepare_outputs(model, train.responses, dev, normalize_responses, init_bias)
+
+    x_train, y_train, m_train = _tensors(train, dev, masked)
+    x_val, y_val, m_val = _tensors(val, dev, masked)
+    generator = torch.Generator(device=dev).manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    _, amp_dtype = _autocast(dev, amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    batches = _Batches(x_train, y_train, m_train, in_train, batch_size, generator)
+    schedule = _EarlyStopping(patience, lr_decay, max_lr_decays, copy.deepcopy(model.state_dict()))
+
+    history: list[dict] = []
+    train_seconds, seen = 0.0, 0
+    start = time.perf_counter()
+    bar = StepProgress(epochs, desc, unit="epoch", enabled=progress)
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        mean_loss = _train_epoch(model, batches, optimizer, scaler, scale, dev, amp)
+        train_seconds += time.perf_counter() - t0
+        if not np.isfinite(mean_loss):  # checked once per epoch: no per-batch GPU sync
+            raise FloatingPointError(f"training loss became {mean_loss} in epoch {epoch}; lower lr")
+        seen += len(x_train)
+        val_corr = _mean_correlation(_predict_tensor(model, x_val, 512, amp, in_val), y_val, m_val)
+        current_lr = optimizer.param_groups[0]["lr"]
+        history.append({"epoch": epoch, "train_loss": mean_loss, "val_corr": val_corr, "lr": current_lr,
+                        "seconds": time.perf_counter() - t0})
+        bar.step(val_corr=val_corr, lr=f"{current_lr:.1e}")
+        if schedule.stop_after(epoch, val_corr, model, optimizer):
+            break
+    bar.close()
+    model.load_state_dict(schedule.best_state)
+    model.eval()
+    return TrainResult(
+        model=model, history=history, best_epoch=schedule.best_epoch, best_val_corr=float(schedule.best_corr),
+        seconds=time.perf_counter() - start, device=str(dev),
+        images_per_second=seen / train_seconds if train_seconds > 0 else 0.0,
+    )
+
+
+def _check_fit_arguments(model: nn.Module, data: StimulusResponseData, epochs: int, batch_size: int,
+                         patience: int, lr_decay: float) -> None:
     if not isinstance(data, StimulusResponseData):
         raise TypeError(f"data must be a StimulusResponseData, got {type(data).__name__}")
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
@@ -195,16 +245,16 @@ def fit(
     if not 0 < lr_decay < 1:
         raise ValueError(f"lr_decay must be in (0, 1), got {lr_decay}")
     _check_model(model, data.image_shape, data.n_neurons)
-    train, val = data.tier("train"), data.tier("validation")
-    if len(train.images) == 0 or len(val.images) == 0:
-        raise ValueError(
-            f"fit needs train and validation trials; got {len(train.images)} train, "
-            f"{len(val.images)} validation"
-        )
+    n_train, n_val = (int((data.tiers == tier).sum()) for tier in ("train", "validation"))
+    if n_train == 0 or n_val == 0:
+        raise ValueError(f"fit needs train and validation trials; got {n_train} train, {n_val} validation")
+
+
+def _prepare_inputs(model: nn.Module, data: StimulusResponseData,
+                    dev: torch.device) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Set the model's input statistics from the train tier; the per-trial inputs (train, validation) on ``dev``."""
+    train = data.tier("train")
     inputs = trial_input_arrays(model, data)
-    seed_everything(seed)
-    dev = resolve_device(device)
-    model.to(dev)
     if hasattr(model, "set_input_stats"):
         model.set_input_stats(*input_stats(train.images))
     in_train = {k: v[data.tiers == "train"] for k, v in inputs.items()}
@@ -214,87 +264,101 @@ def fit(
             raise TypeError(f"{type(model).__name__} reads {name!r} but has no set_trial_input_stats(name, mean, std)")
         col_std = value.std(0, dtype=np.float64)
         model.set_trial_input_stats(name, value.mean(0, dtype=np.float64), np.where(col_std > 0, col_std, 1.0))
-    in_train = {k: torch.from_numpy(v).to(dev) for k, v in in_train.items()}
-    masked = bool(np.isnan(train.responses).any() or np.isnan(val.responses).any())
-    if masked and (np.isnan(train.responses).all(0).any() or np.isnan(val.responses).all(0).any()):
-        raise ValueError("every neuron needs recorded (non-NaN) responses in both the train and validation tiers")
-    std = torch.from_numpy(np.nanstd(train.responses, 0).astype(np.float32)).to(dev)
-    scale = torch.where(std > 0, std, torch.ones_like(std)) if normalize_responses else torch.ones_like(std)
+    return {k: torch.from_numpy(v).to(dev) for k, v in in_train.items()}, in_val
+
+
+def _prepare_outputs(model: nn.Module, responses: np.ndarray, dev: torch.device, normalize: bool,
+                     init_bias: bool) -> torch.Tensor:
+    """Each neuron's output scale (its train std, or 1) set in the model, and the biases at the train means."""
+    std = torch.from_numpy(np.nanstd(responses, 0).astype(np.float32)).to(dev)
+    scale = torch.where(std > 0, std, torch.ones_like(std)) if normalize else torch.ones_like(std)
     if hasattr(model, "set_output_scale"):
         model.set_output_scale(scale)
     if init_bias and hasattr(model, "initialize_bias"):
-        model.initialize_bias(torch.from_numpy(np.nanmean(train.responses, 0).astype(np.float32)).to(dev) / scale)
+        model.initialize_bias(torch.from_numpy(np.nanmean(responses, 0).astype(np.float32)).to(dev) / scale)
+    return scale
 
-    x_train = torch.from_numpy(train.images).to(dev)
-    y_train = torch.from_numpy(train.responses).to(dev)
-    x_val = torch.from_numpy(val.images).to(dev)
-    y_val = torch.from_numpy(val.responses).to(dev)
-    m_train = torch.isfinite(y_train) if masked else None
-    m_val = torch.isfinite(y_val) if masked else None
-    if masked:
-        y_train, y_val = torch.nan_to_num(y_train), torch.nan_to_num(y_val)
-    n = x_train.shape[0]
-    generator = torch.Generator(device=dev).manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    _, amp_dtype = _autocast(dev, amp)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
-    history: list[dict] = []
-    best_corr, best_epoch, best_state = -np.inf, 0, copy.deepcopy(model.state_dict())
-    bad_epochs, decays, train_seconds, seen = 0, 0, 0.0, 0
-    start = time.perf_counter()
-    bar = StepProgress(epochs, desc, unit="epoch", enabled=progress)
-    for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
-        model.train()
-        perm = torch.randperm(n, device=dev, generator=generator)
-        total, batches = torch.zeros((), device=dev), 0
-        for b in range(0, n, batch_size):
-            idx = perm[b : b + batch_size]
-            ctx, _ = _autocast(dev, amp)
-            with ctx:
-                pred = model(x_train[idx].float(), **{k: v[idx] for k, v in in_train.items()})
-            mask = m_train[idx] if m_train is not None else None
-            loss = poisson_loss(pred.float() / scale, y_train[idx] / scale, mask=mask) + model.regularizer()
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            total += loss.detach()
-            batches += 1
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        train_seconds += time.perf_counter() - t0
-        if not torch.isfinite(total):  # checked once per epoch: no per-batch GPU sync
-            raise FloatingPointError(f"training loss became {float(total)} in epoch {epoch}; lower lr")
-        seen += n
-        val_corr = _mean_correlation(_predict_tensor(model, x_val, 512, amp, in_val), y_val, m_val)
-        current_lr = optimizer.param_groups[0]["lr"]
-        history.append(
-            {"epoch": epoch, "train_loss": float(total) / batches, "val_corr": val_corr,
-             "lr": current_lr, "seconds": time.perf_counter() - t0}
-        )
-        bar.step(val_corr=val_corr, lr=f"{current_lr:.1e}")
-        if val_corr > best_corr + 1e-4:
-            best_corr, best_epoch, bad_epochs = val_corr, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-            continue
-        bad_epochs += 1
-        if bad_epochs >= patience:
-            if decays >= max_lr_decays:
-                break
-            model.load_state_dict(best_state)
-            for group in optimizer.param_groups:
-                group["lr"] *= lr_decay
-            decays, bad_epochs = decays + 1, 0
-    bar.close()
-    model.load_state_dict(best_state)
-    model.eval()
-    return TrainResult(
-        model=model, history=history, best_epoch=best_epoch, best_val_corr=float(best_corr),
-        seconds=time.perf_counter() - start, device=str(dev),
-        images_per_second=seen / train_seconds if train_seconds > 0 else 0.0,
-    )
+def _tensors(tier: StimulusResponseData, dev: torch.device,
+             masked: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Images, responses (NaN as 0) and the mask of recorded responses (None when all are) on ``dev``."""
+    x = torch.from_numpy(tier.images).to(dev)
+    y = torch.from_numpy(tier.responses).to(dev)
+    if not masked:
+        return x, y, None
+    return x, torch.nan_to_num(y), torch.isfinite(y)
+
+
+@dataclass
+class _Batches:
+    """Shuffled mini-batches drawn by index permutation from tensors that live on the device."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    mask: torch.Tensor | None
+    inputs: dict[str, torch.Tensor]
+    batch_size: int
+    generator: torch.Generator
+
+    def __iter__(self):
+        n = self.x.shape[0]
+        perm = torch.randperm(n, device=self.x.device, generator=self.generator)
+        for b in range(0, n, self.batch_size):
+            idx = perm[b : b + self.batch_size]
+            mask = self.mask[idx] if self.mask is not None else None
+            yield self.x[idx].float(), self.y[idx], mask, {k: v[idx] for k, v in self.inputs.items()}
+
+
+def _train_epoch(model: nn.Module, batches: _Batches, optimizer: torch.optim.Optimizer,
+                 scaler: torch.amp.GradScaler, scale: torch.Tensor, dev: torch.device, amp: bool) -> float:
+    """One pass over the train tier: Poisson loss on scaled responses + the model's regularizer; the mean loss."""
+    model.train()
+    total, n_batches = torch.zeros((), device=dev), 0
+    for x, y, mask, extra in batches:
+        ctx, _ = _autocast(dev, amp)
+        with ctx:
+            pred = model(x, **extra)
+        loss = poisson_loss(pred.float() / scale, y / scale, mask=mask) + model.regularizer()
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        total += loss.detach()
+        n_batches += 1
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    return float(total) / max(n_batches, 1)
+
+
+@dataclass
+class _EarlyStopping:
+    """Keep the best weights by validation correlation; after ``patience`` epochs without a gain restore them and
+    decay the learning rate; stop after ``max_decays`` decays."""
+
+    patience: int
+    lr_decay: float
+    max_decays: int
+    best_state: dict
+    best_corr: float = -np.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    decays: int = 0
+
+    def stop_after(self, epoch: int, val_corr: float, model: nn.Module, optimizer: torch.optim.Optimizer) -> bool:
+        if val_corr > self.best_corr + 1e-4:
+            self.best_corr, self.best_epoch, self.bad_epochs = val_corr, epoch, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+            return False
+        self.bad_epochs += 1
+        if self.bad_epochs < self.patience:
+            return False
+        if self.decays >= self.max_decays:
+            return True
+        model.load_state_dict(self.best_state)
+        for group in optimizer.param_groups:
+            group["lr"] *= self.lr_decay
+        self.decays, self.bad_epochs = self.decays + 1, 0
+        return False
 
 
 def predict(model: nn.Module, images: np.ndarray, device: str = "auto", batch_size: int = 256,

@@ -8,10 +8,10 @@ import pytest
 
 pytest.importorskip("allensdk")
 
-from allensdk.brain_observatory.ecephys.ecephys_session import EcephysSession  # noqa: E402
-from allensdk.brain_observatory.ecephys.ecephys_session_api import EcephysSessionApi  # noqa: E402
+from allensdk.brain_observatory.ecephys.ecephys_session import EcephysSession
+from allensdk.brain_observatory.ecephys.ecephys_session_api import EcephysSessionApi
 
-from neurobook.data import allen_ecephys, allen_gabor  # noqa: E402
+from neurobook.data import allen_ecephys, allen_gabor
 
 SESSION_ID = 777
 UNITS = [11, 12, 13]  # 11 VISp good, 12 VISl good, 13 CA1 (not visual cortex)

@@ -73,7 +73,7 @@ def test_wrong_profile(tmp_path, capsys):
 def test_missing_data_directory(tmp_path, capsys):
     missing = tmp_path / "no-such-folder"
     out = tmp_path / "out"
-    with pytest.raises(DataDirError, match="no-such-folder .*does not exist; name a folder laid out like"):
+    with pytest.raises(DataDirError, match=r"no-such-folder .*does not exist; name a folder laid out like"):
         run_chapter("ch01", {"profile": "quick", "data_dir": str(missing)}, output_dir=out)
     assert _files(out) == set()
     assert main(["run", "ch01", "-p", "data_dir", str(missing), "--output-dir", str(out)]) == 1
@@ -81,10 +81,10 @@ def test_missing_data_directory(tmp_path, capsys):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(DataNotFoundError, match="missing file 'static20457-5-9-preproc0.npz'; looked at"):
+    with pytest.raises(DataNotFoundError, match=r"missing file 'static20457-5-9-preproc0.npz'; looked at"):
         data_file("lurz2020_mouse_v1", "static20457-5-9-preproc0.npz", tmp_path)
     out = tmp_path / "out"
-    with pytest.raises(DataNotFoundError, match="data_file 'nope.npz' does not exist"):
+    with pytest.raises(DataNotFoundError, match=r"data_file 'nope.npz' does not exist"):
         run_chapter("ch01", {"profile": "quick", "data_file": "nope.npz"}, output_dir=out)
     assert _files(out) == set()
 
@@ -127,7 +127,7 @@ def test_corrupt_file(tmp_path, data_root):
     blob = bytearray((data_root / "kodak24" / name).read_bytes())
     blob[100] ^= 0xFF
     (folder / name).write_bytes(bytes(blob))
-    with pytest.raises(ChecksumError, match="corrupt or a different version .*Delete it and download it again"):
+    with pytest.raises(ChecksumError, match=r"corrupt or a different version .*Delete it and download it again"):
         data_file("kodak24", name, tmp_path)
 
 
@@ -135,7 +135,7 @@ def test_truncated_npz(tmp_path):
     good = _user_npz(tmp_path / "good.npz")
     cut = tmp_path / "cut.npz"
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    with pytest.raises(UserDataError, match="could not be read as an npz .*truncated or not an npz"):
+    with pytest.raises(UserDataError, match=r"could not be read as an npz .*truncated or not an npz"):
         load_npz(cut)
 
 
@@ -147,7 +147,7 @@ def test_wrong_shape_user_data(tmp_path):
     with pytest.raises(UserDataError, match=r"images must be \(n_trials, height, width\); got shape \(48, 8\)"):
         load_npz(path)
     path = _user_npz(tmp_path / "w.npz", tiers=np.array(["train"] * 48))
-    with pytest.raises(UserDataError, match="tiers must use each of .*absent \\['validation', 'test'\\]"):
+    with pytest.raises(UserDataError, match=r"tiers must use each of .*absent \['validation', 'test'\]"):
         load_npz(path)
 
 
@@ -159,7 +159,7 @@ def test_nan_responses(tmp_path):
 
 
 def test_user_data_without_repeats(tmp_path):
-    with pytest.raises(UserDataError, match="no repeated images .*noise ceiling needs repeats"):
+    with pytest.raises(UserDataError, match=r"no repeated images .*noise ceiling needs repeats"):
         load_npz(_user_npz(tmp_path / "r.npz", n_test_repeats=1))
 
 
@@ -230,7 +230,7 @@ def test_interrupted_chapter_keeps_previous_output(tmp_path, data_root):
     assert partial.exists(), "the chapter never started executing"
     time.sleep(3)  # inside a cell by now
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     assert "chapter ch01_v1_encoding interrupted after" in err and "previous executed notebook and results are kept" \
         in err

@@ -102,7 +102,7 @@ def test_behavior_model_starts_as_the_wrapped_model_and_keeps_its_attributes():
 
 
 def test_behavior_model_argument_errors():
-    with pytest.raises(ValueError, match="needs the gaussian readout .*shifter=False"):
+    with pytest.raises(ValueError, match=r"needs the gaussian readout .*shifter=False"):
         with_behavior(_cnn(kind="cnn_factorized"), shifter=True)
     factorized = with_behavior(_cnn(kind="cnn_factorized"), shifter=False)
     assert factorized.trial_inputs == ("behavior",)
@@ -206,10 +206,10 @@ def test_most_exciting_inputs_run_on_a_behavior_model_at_the_mean_state():
     with torch.no_grad():
         model.modulator.mlp[-1].bias.fill_(0.3)
         model.shifter.mlp[-1].bias.fill_(0.2)
-    meis = most_exciting_inputs(model, [0, 3], steps=4, device="cpu")
+    meis = most_exciting_inputs(model, [0, 3], steps=4, device="cpu").standardized
     assert meis.shape == (2, *SHAPE) and np.isfinite(meis).all()
     ensemble = EnsembleModel([model, _cnn(seed=3).eval()])
-    assert most_exciting_inputs(ensemble, [1], steps=2, device="cpu").shape == (1, *SHAPE)
+    assert most_exciting_inputs(ensemble, [1], steps=2, device="cpu").standardized.shape == (1, *SHAPE)
 
 
 # --- science: a population whose gain follows running speed ----------------------------------------------------

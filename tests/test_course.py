@@ -120,12 +120,12 @@ def test_student_code_runs_up_to_the_check_which_fails_helpfully():
     with pytest.raises(ExerciseNotDone, match=r"`my_total` is still None.*Hint: add all elements"):
         for cell in student.cells:
             if cell.cell_type == "code":
-                exec(cell.source, namespace)  # noqa: S102 - our own test notebook
+                exec(cell.source, namespace)
     teacher = _exercise_nb()
     namespace = {}
     for cell in teacher.cells:
         if cell.cell_type == "code":
-            exec(cell.source, namespace)  # noqa: S102
+            exec(cell.source, namespace)
     assert namespace["my_total"] == 10.0
 
 

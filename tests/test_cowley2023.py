@@ -25,7 +25,7 @@ def test_two_sessions_stack_with_nan_for_unrecorded(data_root):
 
 def test_images_are_colour_and_in_file_order(data_root):
     full = session_images("210325", downsample=1)
-    assert full.shape == (640, 3, 112, 112) and 0 <= full.min() and full.max() <= 255
+    assert full.shape == (640, 3, 112, 112) and full.min() >= 0 and full.max() <= 255
     assert np.abs(full[:, 0] - full[:, 2]).mean() == 0  # the Bashivan et al. images of 210325 are grey
     natural = session_images("210305", downsample=8)
     assert np.abs(natural[:, 0] - natural[:, 2]).mean() > 1.0  # colour kept

@@ -94,9 +94,9 @@ def test_bad_inputs_raise_clear_errors():
         model(torch.randn(2, 11, 14))
     with pytest.raises(ValueError, match="built for images"):
         model(torch.randn(2, 3, *SHAPE))
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(TypeError, match=r"torch.Tensor"):
         model(np.zeros((2, *SHAPE)))
-    with pytest.raises(ValueError, match="kind must be one of .*cnn_gaussian.*ln"):
+    with pytest.raises(ValueError, match=r"kind must be one of .*cnn_gaussian.*ln"):
         build_model("resnet", SHAPE, 3)
     with pytest.raises(ValueError, match=r"unknown argument\(s\) \['hidden'\].*hidden_channels"):
         build_model("cnn_gaussian", SHAPE, 3, hidden=4)

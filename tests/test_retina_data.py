@@ -7,7 +7,6 @@ import pytest
 
 from neurobook.data import liu2017
 from neurobook.data.chichilnisky import load_chichilnisky
-from neurobook.data.fetch import DataNotFoundError
 
 
 def _have(name: str, rel: str) -> bool:
@@ -16,7 +15,7 @@ def _have(name: str, rel: str) -> bool:
 
         data_file(name, rel, verify=False)
         return True
-    except (DataNotFoundError, Exception):
+    except Exception:  # noqa: BLE001  (missing, corrupt or not downloadable here: the test is skipped)
         return False
 
 
@@ -76,7 +75,7 @@ def test_load_liu2017_rebuilds_a_corrupt_cache(tmp_path, monkeypatch):
 
 
 def test_bad_cells_and_windows_get_clear_errors():
-    with pytest.raises(ValueError, match="0..77"):
+    with pytest.raises(ValueError, match=r"0..77"):
         liu2017.load_liu2017(cells=[80])
     with pytest.raises(ValueError, match="repeat"):
         liu2017.load_liu2017(cells=[1, 1])

@@ -233,7 +233,7 @@ def read_compact(folder: str | os.PathLike, stimulus: str) -> SpikeCountTable:
             counts, unit_ids, window, sid = z["counts"], z["unit_ids"], float(z["window_s"]), int(z["session_id"])
         presentations = pd.read_csv(paths[1], compression="gzip")
         units = pd.read_csv(paths[2], compression="gzip")
-    except Exception as err:  # noqa: BLE001  (any unreadable file is a corrupt cache)
+    except Exception as err:  # any unreadable file is a corrupt cache (re-raised as one)
         raise ValueError(f"{folder}: the compact '{stimulus}' files are unreadable ({type(err).__name__}: {err}); "
                          "delete them to rebuild") from err
     return SpikeCountTable(sid, stimulus, counts, unit_ids, presentations, units, window)

@@ -24,9 +24,21 @@ from neurobook.data.fetch import DataNotFoundError, dataset_root
 from neurobook.data.registry import get_dataset
 
 __all__ = [
-    "AREAS", "N_CONDITIONS", "N_ORIENTATIONS", "N_POSITIONS", "NAME", "ORIENTATIONS_DEG", "POSITIONS_DEG",
-    "QUALITY_FILTERS", "TASKS", "GaborSession", "condition_index", "list_sessions", "load_gabor_session",
-    "load_gabor_sessions", "quality_mask",
+    "AREAS",
+    "NAME",
+    "N_CONDITIONS",
+    "N_ORIENTATIONS",
+    "N_POSITIONS",
+    "ORIENTATIONS_DEG",
+    "POSITIONS_DEG",
+    "QUALITY_FILTERS",
+    "TASKS",
+    "GaborSession",
+    "condition_index",
+    "list_sessions",
+    "load_gabor_session",
+    "load_gabor_sessions",
+    "quality_mask",
 ]
 
 NAME = "allen_neuropixels_gabor_58mice"
@@ -270,7 +282,7 @@ def load_gabor_session(session_id: int, data_dir: str | os.PathLike | None = Non
     counts, units, areas_col = counts[keep], units[keep].reset_index(drop=True), areas_col[keep]
     meta = {k: units[k].iloc[0] if k in units and len(units) else None
             for k in ("specimen_id", "genotype", "session_type")}
-    position, orient, cond = condition_index(trials["x_position"], trials["y_position"], trials["orientation"])
+    _position, _orient, cond = condition_index(trials["x_position"], trials["y_position"], trials["orientation"])
     repeat = trials["repeat_index_within_condition"].to_numpy()
     if include_lgd and (root / "lgd" / f"session_{session_id}").is_dir():
         lcounts, ltrials, lunits = _read_block(root / "lgd" / f"session_{session_id}", "gabor_counts.npz",

@@ -33,7 +33,7 @@ from neurobook.data.paths import cache_dir
 from neurobook.data.retina import RetinaRecording
 from neurobook.files import atomic_path
 
-__all__ = ["FRAME_SHAPE", "N_CELLS", "NAME", "firing_rates", "frozen_frames", "load_liu2017", "running_frames"]
+__all__ = ["FRAME_SHAPE", "NAME", "N_CELLS", "firing_rates", "frozen_frames", "load_liu2017", "running_frames"]
 
 NAME = "liu2017_salamander_rgc"
 N_CELLS, N_TRIALS, TRIAL_FRAMES, FROZEN_FRAMES = 78, 219, 1500, 300
@@ -179,13 +179,7 @@ def load_liu2017(data_dir: str | os.PathLike | None = None, cells=(0,), n_trials
     left, size).
     """
     cells = _check_cells(cells)
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or not 2 <= n_trials <= N_TRIALS:
-        raise ValueError(f"n_trials must be an int in 2..{N_TRIALS}; got {n_trials!r}")
-    if isinstance(window, bool) or not isinstance(window, int) or not 8 <= window <= min(FRAME_SHAPE):
-        raise ValueError(f"window must be an int in 8..{min(FRAME_SHAPE)} stixels; got {window!r}")
-    sta_trials = min(n_trials, 20) if sta_trials is None else sta_trials
-    if not 1 <= sta_trials <= n_trials:
-        raise ValueError(f"sta_trials must be in 1..n_trials={n_trials}; got {sta_trials}")
+    sta_trials = _check_trials(n_trials, window, sta_trials)
     spk1, spk2 = _counts(data_dir)
     frozen = check_frozen(data_dir)
     root = cache_dir() / NAME / "crops"
@@ -221,6 +215,26 @@ def load_liu2017(data_dir: str | os.PathLike | None = None, cells=(0,), n_trials
                 continue
             if k not in crops:
                 _store(crops, k, frames, paths[k], shape, sta_info[2][cells], window)
+    return _recordings(cells, crops, spk1, spk2, frozen, sta_info, window, sta_trials, key)
+
+
+def _check_trials(n_trials: int, window: int, sta_trials: int | None) -> int:
+    """Check the trial and window arguments of :func:`load_liu2017`; the number of STA trials to use."""
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or not 2 <= n_trials <= N_TRIALS:
+        raise ValueError(f"n_trials must be an int in 2..{N_TRIALS}; got {n_trials!r}")
+    if isinstance(window, bool) or not isinstance(window, int) or not 8 <= window <= min(FRAME_SHAPE):
+        raise ValueError(f"window must be an int in 8..{min(FRAME_SHAPE)} stixels; got {window!r}")
+    sta_trials = min(n_trials, 20) if sta_trials is None else sta_trials
+    if not 1 <= sta_trials <= n_trials:
+        raise ValueError(f"sta_trials must be in 1..n_trials={n_trials}; got {sta_trials}")
+    return sta_trials
+
+
+def _recordings(cells: np.ndarray, crops: dict[int, np.ndarray], spk1: np.ndarray, spk2: np.ndarray,
+                frozen: np.ndarray, sta_info: tuple, window: int, sta_trials: int,
+                key: str | None) -> list[RetinaRecording]:
+    """One :class:`RetinaRecording` per cell from the cropped running trials and the cropped frozen repeats."""
+    n_trials = len(crops)
     maps, lags, centres = sta_info
     corners = _windows(centres[cells], window)
     recordings = []

@@ -104,7 +104,18 @@ def load_npz(path: str | os.PathLike, *, require_repeats: bool = True) -> Stimul
     if neuron_ids.shape != (responses.shape[1],) or not np.issubdtype(neuron_ids.dtype, np.integer):
         raise UserDataError(f"{path}: neuron_ids must be ({responses.shape[1]},) integers; got "
                             f"{neuron_ids.shape} {neuron_ids.dtype}")
-    trial_arrays = {}
+    trial_arrays = _trial_arrays(path, arrays, n)
+    if require_repeats:
+        _check_test_repeats(path, image_ids, tiers)
+    return StimulusResponseData(images, responses, tiers, image_ids, neuron_ids, name=path.name,
+                                meta={"source": str(path.resolve()), "license": "the user's own data",
+                                      "species": "unknown", "area": "unknown", "layer": "",
+                                      "recording": "user-supplied npz", **trial_arrays})
+
+
+def _trial_arrays(path: Path, arrays: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """The optional per-trial arrays (behaviour, pupil position) present in the file, checked, as float32."""
+    found = {}
     for name, k in TRIAL_ARRAYS.items():
         if name not in arrays:
             continue
@@ -112,14 +123,14 @@ def load_npz(path: str | os.PathLike, *, require_repeats: bool = True) -> Stimul
         _check_numeric(path, name, arrays[name], 2, needed)
         if arrays[name].shape[0] != n or (k is not None and arrays[name].shape[1] != k):
             raise UserDataError(f"{path}: {name} must be {needed}, one row per trial; got shape {arrays[name].shape}")
-        trial_arrays[name] = arrays[name].astype(np.float32)
-    if require_repeats:
-        _, counts = np.unique(image_ids[tiers == "test"], return_counts=True)
-        if counts.size == 0 or counts.max() < 2:
-            raise UserDataError(
-                f"{path}: the test tier has no repeated images (each test image_id occurs once). The noise ceiling "
-                f"needs repeats: show each test image at least twice (about 10 times is usual) with the same image_id")
-    return StimulusResponseData(images, responses, tiers, image_ids, neuron_ids, name=path.name,
-                                meta={"source": str(path.resolve()), "license": "the user's own data",
-                                      "species": "unknown", "area": "unknown", "layer": "",
-                                      "recording": "user-supplied npz", **trial_arrays})
+        found[name] = arrays[name].astype(np.float32)
+    return found
+
+
+def _check_test_repeats(path: Path, image_ids: np.ndarray, tiers: np.ndarray) -> None:
+    _, counts = np.unique(image_ids[tiers == "test"], return_counts=True)
+    if counts.size == 0 or counts.max() < 2:
+        raise UserDataError(
+            f"{path}: the test tier has no repeated images (each test image_id occurs once). The noise ceiling "
+            f"needs repeats: show each test image at least twice (about 10 times is usual) with the same image_id")
+

@@ -66,10 +66,7 @@ def train_slots(model: SlotDecoder, pop: Population, labels: np.ndarray, train_m
     started = time.time()
     for step in range(1, steps + 1):
         model.train()
-        if len(pool) > batch_size:
-            idx = pool[torch.randperm(len(pool), generator=gen)[:batch_size].to(dev)]
-        else:
-            idx = pool
+        idx = pool[torch.randperm(len(pool), generator=gen)[:batch_size].to(dev)] if len(pool) > batch_size else pool
         logits = model(pop.x[:, idx], unit_mask)
         yb = y[..., idx].expand(logits.shape[:3])
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1), reduction="none")

@@ -28,32 +28,9 @@ class EnsembleModel(ImageModel):
     """
 
     def __init__(self, members: Sequence[ImageModel]) -> None:
-        if isinstance(members, ImageModel):
-            raise TypeError("members must be a sequence of models, e.g. EnsembleModel([model_a, model_b])")
-        members = list(members)
-        if not members:
-            raise ValueError("EnsembleModel needs at least one member model")
-        for i, m in enumerate(members):
-            if not isinstance(m, ImageModel):
-                raise TypeError(f"ensemble member {i} must be a neurobook ImageModel, got {type(m).__name__}")
+        members = list(_checked_members(members))
         first = members[0]
-        for attr in ("image_shape", "n_neurons", "in_channels"):
-            for i, m in enumerate(members[1:], 1):
-                if getattr(m, attr) != getattr(first, attr):
-                    raise ValueError(f"ensemble members must agree on {attr}: member 0 has {getattr(first, attr)}, "
-                                     f"member {i} has {getattr(m, attr)}; build every member for the same data")
-        for i, m in enumerate(members[1:], 1):
-            stats = ("input_mean", "input_std")
-            if not all(torch.allclose(getattr(m, a).cpu(), getattr(first, a).cpu()) for a in stats):
-                raise ValueError(
-                    f"ensemble member {i} standardizes images differently from member 0 (input_mean/input_std "
-                    f"{float(m.input_mean):.4g}/{float(m.input_std):.4g} vs {float(first.input_mean):.4g}/"
-                    f"{float(first.input_std):.4g}); fit every member on the same training images")
-        sizes: dict[str, int] = {}
-        for i, m in enumerate(members):
-            for name, k in getattr(m, "trial_input_sizes", {}).items():
-                if sizes.setdefault(name, k) != k:
-                    raise ValueError(f"ensemble member {i} reads {name} with {k} columns, another with {sizes[name]}")
+        sizes = _trial_input_sizes(members)
         super().__init__()
         for name in ("input_mean", "input_std"):  # the members' standardization is used instead
             del self._buffers[name]
@@ -104,3 +81,39 @@ class EnsembleModel(ImageModel):
     set_input_stats = _not_trainable
     set_output_scale = _not_trainable
     initialize_bias = _not_trainable
+
+
+def _checked_members(members: Sequence[ImageModel]) -> list[ImageModel]:
+    """The member models, checked to be neurobook models built and standardized for the same data."""
+    if isinstance(members, ImageModel):
+        raise TypeError("members must be a sequence of models, e.g. EnsembleModel([model_a, model_b])")
+    members = list(members)
+    if not members:
+        raise ValueError("EnsembleModel needs at least one member model")
+    for i, m in enumerate(members):
+        if not isinstance(m, ImageModel):
+            raise TypeError(f"ensemble member {i} must be a neurobook ImageModel, got {type(m).__name__}")
+    first = members[0]
+    for attr in ("image_shape", "n_neurons", "in_channels"):
+        for i, m in enumerate(members[1:], 1):
+            if getattr(m, attr) != getattr(first, attr):
+                raise ValueError(f"ensemble members must agree on {attr}: member 0 has {getattr(first, attr)}, "
+                                 f"member {i} has {getattr(m, attr)}; build every member for the same data")
+    for i, m in enumerate(members[1:], 1):
+        stats = ("input_mean", "input_std")
+        if not all(torch.allclose(getattr(m, a).cpu(), getattr(first, a).cpu()) for a in stats):
+            raise ValueError(
+                f"ensemble member {i} standardizes images differently from member 0 (input_mean/input_std "
+                f"{float(m.input_mean):.4g}/{float(m.input_std):.4g} vs {float(first.input_mean):.4g}/"
+                f"{float(first.input_std):.4g}); fit every member on the same training images")
+    return members
+
+
+def _trial_input_sizes(members: Sequence[ImageModel]) -> dict[str, int]:
+    """The columns of each per-trial input any member reads; members that read one must agree on its size."""
+    sizes: dict[str, int] = {}
+    for i, m in enumerate(members):
+        for name, k in getattr(m, "trial_input_sizes", {}).items():
+            if sizes.setdefault(name, k) != k:
+                raise ValueError(f"ensemble member {i} reads {name} with {k} columns, another with {sizes[name]}")
+    return sizes

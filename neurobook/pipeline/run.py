@@ -144,9 +144,8 @@ def _echo_progress(slug: str, start: float) -> Iterator[None]:
             for line in lines:
                 elapsed = int(time.time() - start)
                 tqdm.write(f"[neurobook] {slug} {elapsed // 60}m{elapsed % 60:02d}s  {line}", file=sys.stderr)
-            if stop.wait(1.0):
-                if not lines:
-                    return
+            if stop.wait(1.0) and not lines:
+                return
 
     thread = threading.Thread(target=tail, daemon=True)
     thread.start()
