@@ -52,16 +52,16 @@ def main() -> None:
     f(np.zeros((args.neurons, args.population, 64), np.float32))  # warm-up
     for name, method in (("GA", genetic_algorithm), ("CMA-ES", cma_es)):
         t0 = time.perf_counter()
-        method(f, args.neurons, 64, generations=args.generations, population=args.population)
+        res = method(f, args.neurons, 64, generations=args.generations, population=args.population)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
-        rate = args.neurons * args.population * args.generations / seconds
+        rate = args.neurons * res.n_evaluations / seconds
         out[f"{name}_evaluations_per_second"] = rate
         print(f"{name}: {rate:.0f} evaluations/s ({args.neurons} neurons x {args.population} x "
               f"{args.generations} generations in {seconds:.1f} s)")
     t0 = time.perf_counter()
-    latent_ascent(model, neurons, prior, steps=20, device=str(dev))
+    latent_ascent(model, neurons, prior, steps=20, device=dev)
     seconds = time.perf_counter() - t0
     out["latent_ascent_neuron_steps_per_second"] = args.neurons * 20 / seconds
     print(f"latent gradient ascent: {args.neurons * 20 / seconds:.0f} neuron-steps/s")

@@ -197,7 +197,7 @@ def import_baseline() -> tuple[tuple[type, type] | None, str]:
     try:
         from neuralpredictors.layers.cores import Stacked2dCore
         from neuralpredictors.layers.readouts import FullGaussian2d
-    except Exception as err:  # any import-time failure means: no baseline, say why
+    except Exception as err:  # noqa: BLE001  (any import-time failure means: no baseline, say why)
         return None, f"importing neuralpredictors failed: {type(err).__name__}: {err}"
     finally:
         if stub is not None and sys.modules.get("torchvision") is stub:
@@ -206,7 +206,7 @@ def import_baseline() -> tuple[tuple[type, type] | None, str]:
         from importlib.metadata import version
 
         found = version("neuralpredictors")
-    except Exception:  # metadata is informative only
+    except Exception:  # noqa: BLE001  (metadata is informative only)
         found = "unknown"
     if found != "0.3.0":
         print(f"note: neuralpredictors {found} found; this benchmark was written against 0.3.0")
@@ -393,7 +393,7 @@ def bench_ours(nb: types.SimpleNamespace, data, device: torch.device, args: argp
         sync(device)
         t0 = time.perf_counter()
         meis = nb.most_exciting_inputs(result.model, list(range(k)), steps=args.mei_steps,
-                                       device=str(device), seed=args.seed)
+                                       device=str(device), seed=args.seed).images
         sync(device)
         run.mei_seconds = time.perf_counter() - t0
         run.mei_neurons, run.mei_steps = k, args.mei_steps

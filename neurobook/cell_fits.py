@@ -13,8 +13,9 @@ from neurobook.models.retina import RetinaCNN, RetinaSTALN, build_retina_model
 from neurobook.train import TrainResult, fit, input_stats
 
 
-def fit_each_cell(kind: str, data: StimulusResponseData, *, epochs: int, device: str = "auto", seed: int = 0,
-                  batch_size: int = 128, lr: float = 5e-3, patience: int = 3, **model_kwargs) -> list[TrainResult]:
+def fit_each_cell(kind: str, data: StimulusResponseData, *, epochs: int, device: str | torch.device = "auto",
+                  seed: int = 0, batch_size: int = 128, lr: float = 5e-3, patience: int = 3,
+                  **model_kwargs) -> list[TrainResult]:
     """Fit one retina model (``retina_cnn`` or ``retina_ln``) per cell, as Yan et al. do: a list of TrainResult.
 
     ``data`` holds a stimulus history as channels (see :meth:`neurobook.data.retina.RetinaRecording.to_data`).
@@ -71,7 +72,8 @@ def fit_sta_ln(data: StimulusResponseData, *, n_bins: int = 20, chunk: int = 409
 
 
 def transfer_fit(source: torch.nn.Module | None, data: StimulusResponseData, mode: str, *, epochs: int,
-                 device: str = "auto", seed: int = 0, batch_size: int = 128, **model_kwargs) -> TrainResult:
+                 device: str | torch.device = "auto", seed: int = 0, batch_size: int = 128,
+                 **model_kwargs) -> TrainResult:
     """Fit a retina CNN to one cell's ``data`` starting from another cell's trained CNN ``source``.
 
     ``mode``: ``readout`` retrains only the dense readout (the convolutional layers stay frozen), ``all`` fine-tunes

@@ -5,14 +5,18 @@ Where data live is :mod:`neurobook.data.paths`; this module does not know.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from neurobook import results
 
 PROFILES = ("quick", "full")
 
@@ -53,15 +57,27 @@ def get_profile(name: str) -> Profile:
     return Profile(name)
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` picks CUDA when present, else CPU; ``"cpu"``/``"cuda"`` are taken as asked."""
-    if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
+#: A device as the functions of the book take it: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a torch.device.
+Device = str | torch.device
+
+
+def resolve_device(device: Device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when present, else CPU; ``"cpu"``/``"cuda"`` (or a ``torch.device``) are taken as asked."""
+    if isinstance(device, torch.device):
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"device must be a cpu or cuda device, got {device!r}")
+        name = str(device)
+    elif isinstance(device, str):
+        name = device
+    else:
+        raise TypeError(f"device must be a string ('auto', 'cpu', 'cuda') or a torch.device, got {device!r}")
+    if name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:"):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-    if device == "auto":
+    if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
+    if name.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("device='cuda' was asked for but no CUDA GPU is available; use device='auto' or 'cpu'")
-    return torch.device(device)
+    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:
@@ -92,8 +108,19 @@ class ChapterRun:
         listed = ", ".join(f"{key}={value}" for key, value in self.settings.items())
         return f"**This run:** profile `{self.profile.name}` on `{self.device}`; settings: {listed}{extra}"
 
+    def save_results(self, chapter: str, *, data: dict, headline: dict, runtime_s: float | None = None,
+                     directory: str | os.PathLike | None = None) -> Path:
+        """Write the chapter's results JSON (:func:`neurobook.results.save_results`) with this run's profile and device.
 
-def start_chapter(profile: str, device: str, seed: int, *, quick: Mapping[str, Any], cpu: Mapping[str, Any],
+        ``runtime_s`` defaults to the seconds since the run started (:meth:`elapsed`); ``directory`` to the results
+        folder of :func:`neurobook.results.save_results`.
+        """
+        return results.save_results(chapter, profile=self.profile.name, device=str(self.device), data=data,
+                                    headline=headline, runtime_s=self.elapsed() if runtime_s is None else runtime_s,
+                                    directory=directory)
+
+
+def start_chapter(profile: str, device: Device, seed: int, *, quick: Mapping[str, Any], cpu: Mapping[str, Any],
                   gpu: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> ChapterRun:
     """Validate a chapter's run parameters, seed everything and pick its settings (see :func:`choose`).
 

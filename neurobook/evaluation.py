@@ -15,7 +15,7 @@ from neurobook.train import predict, trial_input_arrays
 MEASURES = ("single_trial_corr", "corr_to_avg", "oracle", "feve", "fraction_of_limit")
 
 
-def evaluate(model: torch.nn.Module, test: StimulusResponseData, device: str = "auto",
+def evaluate(model: torch.nn.Module, test: StimulusResponseData, device: str | torch.device = "auto",
              neurons: np.ndarray | None = None) -> pd.DataFrame:
     """Per-neuron measures on ``test`` (a tier with repeated images); the model never saw these trials.
 
@@ -48,7 +48,7 @@ def summarize(table: pd.DataFrame, tolerance: float = 0.1) -> dict[str, float]:
     """Population means of each measure and the share of neurons within ``tolerance`` of their limit."""
     out = {f"mean_{m}": float(np.nanmean(table[m])) for m in MEASURES}
     out["share_within_limit"] = metrics.share_within_limit(table["fraction_of_limit"].to_numpy(), tolerance)
-    out["n_neurons"] = int(len(table))
+    out["n_neurons"] = len(table)
     return out
 
 

@@ -48,7 +48,7 @@ def grating(shape: Sequence[int], orientation: float, sf: float, phase: float = 
     return img.astype(np.float32)
 
 
-def model_response_fn(model: torch.nn.Module, device: str = "cpu", batch_size: int = 512) -> ResponseFn:
+def model_response_fn(model: torch.nn.Module, device: str | torch.device = "cpu", batch_size: int = 512) -> ResponseFn:
     """Wrap a trained image model: contrast-unit images (n, H, W) -> rates (n, n_neurons), in normalized units."""
     if not hasattr(model, "forward_standardized"):
         raise TypeError(f"model must be a neurobook ImageModel with forward_standardized, got {type(model).__name__}")

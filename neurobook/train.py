@@ -163,7 +163,7 @@ def fit(
     epochs: int,
     batch_size: int = 64,
     lr: float = 5e-3,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     patience: int = 5,
     lr_decay: float = 0.3,
     max_lr_decays: int = 3,
@@ -361,7 +361,7 @@ class _EarlyStopping:
         return False
 
 
-def predict(model: nn.Module, images: np.ndarray, device: str = "auto", batch_size: int = 256,
+def predict(model: nn.Module, images: np.ndarray, device: str | torch.device = "auto", batch_size: int = 256,
             trial_inputs: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """Predicted rates (n_images, n_neurons) float32 for images (n, H, W) in data units.
 

@@ -9,8 +9,9 @@ names the item on show.
 
 Typical use in a chapter::
 
-    from neurobook.widgets import image_browser
+    from neurobook.widgets import figure_browser, image_browser
     image_browser([mei_of(n) for n in neurons], [f"neuron {n}" for n in neurons])
+    figure_browser((draw(n) for n in neurons), [f"neuron {n}" for n in neurons])  # one matplotlib figure each
 
 Keep the images small: every PNG is stored in the notebook and in the HTML page.
 """
@@ -18,12 +19,14 @@ Keep the images small: every PNG is stored in the notebook and in the HTML page.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import ipywidgets as widgets
 import numpy as np
 from ipywidgets.widgets.widget_link import Link
+
+from neurobook.checks import check_positive_int
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -88,8 +91,7 @@ def _array_to_png(
         raise ValueError("an image array contains NaN or infinite values")
     if upscale is None:
         upscale = max(1, MIN_ARRAY_SIDE // max(a.shape[:2]))
-    if not isinstance(upscale, int | np.integer) or upscale < 1:
-        raise ValueError(f"upscale must be a positive integer or None, got {upscale!r}")
+    upscale = check_positive_int("upscale (or None)", int(upscale) if isinstance(upscale, np.integer) else upscale)
     if upscale > 1:
         a = np.repeat(np.repeat(a, upscale, axis=0), upscale, axis=1)
     if a.ndim == 3:  # RGB(A): imsave wants floats in [0, 1] or uint8
@@ -137,6 +139,27 @@ def to_png(
     )
 
 
+def _check_labels(labels: Sequence[str], controls: str) -> list[str]:
+    if isinstance(labels, np.ndarray) and labels.ndim == 1:
+        labels = labels.tolist()
+    if isinstance(labels, str) or not isinstance(labels, Sequence):
+        raise TypeError(f"labels must be a sequence of strings, got {type(labels).__name__}")
+    if controls not in ("both", "slider", "dropdown"):
+        raise ValueError(f"controls must be 'both', 'slider' or 'dropdown', got {controls!r}")
+    out = [str(label) for label in labels]
+    if len(set(out)) != len(out):
+        dupes = sorted({label for label in out if out.count(label) > 1})
+        raise ValueError(f"labels must be unique (the dropdown selects by label); repeated: {dupes}")
+    return out
+
+
+def _check_count(n_images: int, labels: list[str], what: str = "images") -> None:
+    if n_images == 0:
+        raise ValueError(f"{what} is empty: an image browser needs at least one image")
+    if n_images != len(labels):
+        raise ValueError(f"got {n_images} {what} but {len(labels)} labels; they must be the same length")
+
+
 def _check_inputs(images: Sequence, labels: Sequence[str], controls: str) -> list[str]:
     if isinstance(images, np.ndarray):
         if images.ndim < 3:
@@ -147,20 +170,8 @@ def _check_inputs(images: Sequence, labels: Sequence[str], controls: str) -> lis
         images = list(images)  # a stacked (N, H, W[, C]) array is N images
     if isinstance(images, bytes | str) or not isinstance(images, Sequence):
         raise TypeError(f"images must be a sequence (list/tuple) of images, got {type(images).__name__}")
-    if isinstance(labels, np.ndarray) and labels.ndim == 1:
-        labels = labels.tolist()
-    if isinstance(labels, str) or not isinstance(labels, Sequence):
-        raise TypeError(f"labels must be a sequence of strings, got {type(labels).__name__}")
-    if len(images) == 0:
-        raise ValueError("images is empty: an image browser needs at least one image")
-    if len(images) != len(labels):
-        raise ValueError(f"got {len(images)} images but {len(labels)} labels; they must be the same length")
-    if controls not in ("both", "slider", "dropdown"):
-        raise ValueError(f"controls must be 'both', 'slider' or 'dropdown', got {controls!r}")
-    out = [str(label) for label in labels]
-    if len(set(out)) != len(out):
-        dupes = sorted({label for label in out if out.count(label) > 1})
-        raise ValueError(f"labels must be unique (the dropdown selects by label); repeated: {dupes}")
+    out = _check_labels(labels, controls)
+    _check_count(len(images), out)
     return out
 
 
@@ -256,19 +267,27 @@ def image_browser(
 
 
 def figure_browser(
-    figures: Sequence[Figure],
+    figures: Iterable[Figure],
     labels: Sequence[str],
     description: str = "neuron",
     controls: Controls = "both",
     width: int | str | None = None,
     dpi: float | None = None,
 ) -> widgets.VBox:
-    """:func:`image_browser` over matplotlib figures, rendered to PNG (at ``dpi``) and closed."""
-    labels = _check_inputs(figures, labels, controls)
+    """:func:`image_browser` over matplotlib figures, each rendered to PNG (at ``dpi``) and closed.
+
+    ``figures`` may be a generator (e.g. ``(draw(k) for k in items)``): each figure is rendered and closed before
+    the next is drawn, so that only one is open at a time however many the browser holds.
+    """
+    if isinstance(figures, bytes | str) or not isinstance(figures, Iterable):
+        raise TypeError(f"figures must be an iterable of matplotlib figures, got {type(figures).__name__}")
+    labels = _check_labels(labels, controls)
     pngs = []
     for i, fig in enumerate(figures):
+        name = repr(labels[i]) if i < len(labels) else "beyond the labels"
         try:
             pngs.append(figure_to_png(fig, dpi=dpi))
         except TypeError as err:
-            raise TypeError(f"figure {i} ({labels[i]!r}): {err}") from err
+            raise TypeError(f"figure {i} ({name}): {err}") from err
+    _check_count(len(pngs), labels, "figures")
     return image_browser(pngs, labels, description=description, controls=controls, width=width)

@@ -28,7 +28,7 @@
 # preferred images and their types → ground truth on simulated neurons → a neuron browser → what differs and why.
 
 # %% tags=["remove-cell"]
-from typing import Optional  # noqa: F401  (used by the parameters cell's annotations)
+from typing import Optional  # used by the parameters cell's annotations
 
 # %% tags=["parameters"]
 profile: str = "full"  # quick for tests, full for the book: full scales itself to the device
@@ -63,7 +63,6 @@ from neurobook.inversion import (
 )
 from neurobook.models import EnsembleModel, build_model, with_behavior
 from neurobook.models.ground_truth import TrueCellsModel
-from neurobook.results import save_results
 from neurobook.rf_fit import characterize, fit_dog, fit_gabor
 from neurobook.train import fit, predict
 
@@ -109,13 +108,8 @@ if data_file is None:
 else:  # the reader's own recordings, at their own resolution
     data = load_npz(data_file)
     data_line = f"`{data.name}`, the user's own recordings from `{data.meta['source']}`"
-rng = np.random.default_rng(seed)
-keep = np.sort(rng.choice(data.n_neurons, size=min(settings["n_neurons"], data.n_neurons), replace=False))
-data = data.select_neurons(keep)
-train_trials = np.flatnonzero(data.tiers == "train")
-if settings["max_train"] < len(train_trials):  # the quick profile trains on a subset of the train tier
-    drop = rng.choice(train_trials, size=len(train_trials) - settings["max_train"], replace=False)
-    data = data.select_trials(~np.isin(np.arange(len(data.tiers)), drop))
+# neurons at random; the quick profile also trains on a subset of the train tier
+data = data.subsample(neurons=settings["n_neurons"], train_trials=settings["max_train"], seed=seed)
 train, val, test = data.tier("train"), data.tier("validation"), data.tier("test")
 has_behavior = all(name in data.meta for name in ("behavior", "pupil_center"))
 if settings["behavior"] and not has_behavior:
@@ -223,7 +217,7 @@ for name, kind, kwargs, batch_size in (
 ):
     nb.seed_everything(seed)
     model = build_model(kind, data.image_shape, data.n_neurons, **kwargs)
-    runs[name] = fit(model, data, epochs=settings["epochs"], batch_size=batch_size, device=str(dev), seed=seed,
+    runs[name] = fit(model, data, epochs=settings["epochs"], batch_size=batch_size, device=dev, seed=seed,
                      desc=f"{name} training")
     models[name] = runs[name].model
     r = runs[name]
@@ -257,7 +251,7 @@ plt.show()
 # variability of their own recordings; their exact estimator may differ from CCnorm.
 
 # %%
-tables = {name: evaluation.evaluate(m, test, device=str(dev)) for name, m in models.items()}
+tables = {name: evaluation.evaluate(m, test, device=dev) for name, m in models.items()}
 summary = pd.DataFrame({name: evaluation.summarize(t) for name, t in tables.items()}).T
 display(summary.round(3))
 cnn_table = tables["CNN"]
@@ -285,7 +279,7 @@ plt.show()
 # :label: ch01-ex-ccnorm
 #
 # Compute the fraction of the predictability limit of the CNN for every neuron. Predict the test trials
-# (`predict(models["CNN"], test.images, device=str(dev))`), average the predictions (p̄ₘ) and the responses (ȳₘ)
+# (`predict(models["CNN"], test.images, device=dev)`), average the predictions (p̄ₘ) and the responses (ȳₘ)
 # over the nₘ repeats of each of the M test images, and let s²ₘ be the unbiased variance of the repeats of image m.
 # With variances and covariances across images (`ddof=1`), the signal power and CCnorm are
 #
@@ -305,7 +299,7 @@ plt.show()
 my_ccnorm = None  # your answer: CCnorm of the CNN per neuron (an array of length n_neurons, NaN where SP <= 0)
 my_share = None  # your answer: the fraction of neurons with CCnorm >= 0.9 among those with a finite CCnorm
 ### BEGIN SOLUTION
-ex_pred = predict(models["CNN"], test.images, device=str(dev))
+ex_pred = predict(models["CNN"], test.images, device=dev)
 ex_images = np.unique(test.image_ids)
 ex_groups = [np.flatnonzero(test.image_ids == m) for m in ex_images]
 ex_groups = [g for g in ex_groups if len(g) > 1]
@@ -352,13 +346,14 @@ check_answer("my_share", my_share, share, rtol=1e-6, hint="ignore neurons whose 
 # type below, before the real neurons' proportions are read as findings.
 
 # %%
-val_pred = predict(models["CNN"], val.images, device=str(dev))
+val_pred = predict(models["CNN"], val.images, device=dev)
 val_corr = metrics.correlation(val_pred, val.responses)
 chosen = np.argsort(-np.nan_to_num(val_corr, nan=-1))[: min(settings["n_mei"], data.n_neurons)]
 t0 = time.time()
-meis = most_exciting_inputs(models["CNN"], chosen, steps=settings["mei_steps"], device=str(dev), seed=seed)
+mei_result = most_exciting_inputs(models["CNN"], chosen, steps=settings["mei_steps"], device=dev, seed=seed)
+meis = mei_result.standardized  # contrast units (0 = mean luminance); mei_result.images: the same in pixels
 mei_seconds = time.time() - t0
-grad_rfs = gradient_receptive_fields(models["CNN"], chosen, device=str(dev))
+grad_rfs = gradient_receptive_fields(models["CNN"], chosen, device=dev)
 types = characterize(meis)
 types.insert(0, "neuron", chosen)
 print(f"MEIs for {len(chosen)} neurons in {mei_seconds:.1f} s ({len(chosen) / mei_seconds:.1f} neurons/s)")
@@ -431,17 +426,18 @@ sim = simulate_v1_population(data.images, data.tiers, data.image_ids, n_per_type
 nb.seed_everything(seed)
 sim_model = build_model(f"cnn_{readout}", sim.image_shape, sim.n_neurons,
                         hidden_channels=settings["channels"], layers=settings["layers"])
-sim_run = fit(sim_model, sim, epochs=settings["sim_epochs"], device=str(dev), seed=seed,
+sim_run = fit(sim_model, sim, epochs=settings["sim_epochs"], device=dev, seed=seed,
               desc="CNN on simulated cells")
-sim_table = evaluation.evaluate(sim_run.model, sim.tier("test"), device=str(dev))
+sim_table = evaluation.evaluate(sim_run.model, sim.tier("test"), device=dev)
 sim_cells = np.arange(sim.n_neurons)
-sim_meis = most_exciting_inputs(sim_run.model, sim_cells, steps=settings["mei_steps"], device=str(dev), seed=seed)
+sim_result = most_exciting_inputs(sim_run.model, sim_cells, steps=settings["mei_steps"], device=dev, seed=seed)
+sim_meis = sim_result.standardized
 true_cells = TrueCellsModel(sim.meta["cells"])
 sim_natural = np.stack([sim.images[sim.image_ids == i][0] for i in np.unique(sim.tier("test").image_ids)])
 mei_norm = float(np.median(np.linalg.norm(sim_meis.reshape(len(sim_meis), -1), axis=1)))
-sim_loop = closed_loop_scores(true_cells, to_data_units(sim_run.model, sim_meis), sim_cells, sim_natural,
+sim_loop = closed_loop_scores(true_cells, sim_result.images, sim_cells, sim_natural,
                               optimal=to_data_units(true_cells, sim.meta["cells"].optimal_stimuli(mei_norm)),
-                              device=str(dev), seed=seed)
+                              device=dev, seed=seed)
 match = evaluation.filter_similarity(sim_meis, sim.meta["true_filters"], sim.meta["quadrature_filters"])
 match.insert(0, "type", sim.meta["cell_types"])
 match["corr_to_avg"] = sim_table["corr_to_avg"]
@@ -529,17 +525,17 @@ for other in range(seed + 1, seed + settings["n_seeds"]):
     nb.seed_everything(other)
     other_model = build_model(f"cnn_{readout}", data.image_shape, data.n_neurons,
                               hidden_channels=settings["channels"], layers=settings["layers"])
-    seed_models[other] = fit(other_model, data, epochs=settings["epochs"], device=str(dev), seed=other,
+    seed_models[other] = fit(other_model, data, epochs=settings["epochs"], device=dev, seed=other,
                              desc=f"CNN seed {other}").model
 test_ids = np.unique(test.image_ids)
 test_images = np.stack([test.images[test.image_ids == i][0] for i in test_ids])
-mei_images = to_data_units(models["CNN"], meis)
+mei_images = mei_result.images
 scorers = {f"the same CNN (seed {seed})": models["CNN"],
            f"an independent CNN (seed {seed + 1})": seed_models[seed + 1]}
 if len(seed_models) >= 3:
     scorers[f"the ensemble of the other {len(seed_models) - 1} seeds"] = EnsembleModel(
         [m for s_, m in seed_models.items() if s_ != seed])
-loops = {name: closed_loop_scores(scorer, mei_images, chosen, test_images, device=str(dev), seed=seed)
+loops = {name: closed_loop_scores(scorer, mei_images, chosen, test_images, device=dev, seed=seed)
          for name, scorer in scorers.items()}
 loop_summary = pd.DataFrame({
     name: {"median response / best test image": float(t["ratio_natural"].median()),
@@ -572,16 +568,16 @@ display(Markdown(
 variants = {f"CNN (seed {seed})": (models["CNN"], tables["CNN"])}
 if len(seed_models) >= 2:
     ensemble = EnsembleModel(list(seed_models.values()))
-    variants[f"ensemble of {len(seed_models)} seeds"] = (ensemble, evaluation.evaluate(ensemble, test, device=str(dev)))
+    variants[f"ensemble of {len(seed_models)} seeds"] = (ensemble, evaluation.evaluate(ensemble, test, device=dev))
 if settings["behavior"]:
     nb.seed_everything(seed)
     core_model = build_model(f"cnn_{readout}", data.image_shape, data.n_neurons,
                              hidden_channels=settings["channels"], layers=settings["layers"])
     behavior_model = with_behavior(core_model, modulator=True, shifter=readout == "gaussian")  # shifts a position
-    behavior_run = fit(behavior_model, data, epochs=settings["epochs"], device=str(dev), seed=seed,
+    behavior_run = fit(behavior_model, data, epochs=settings["epochs"], device=dev, seed=seed,
                        desc="CNN + behaviour")
     variants["CNN + modulator" + (" + shifter" if readout == "gaussian" else "")] = (behavior_run.model,
-                                             evaluation.evaluate(behavior_run.model, test, device=str(dev)))
+                                             evaluation.evaluate(behavior_run.model, test, device=dev))
 variant_summary = pd.DataFrame({name: evaluation.summarize(t) for name, (_, t) in variants.items()}).T
 variant_summary = variant_summary[["mean_corr_to_avg", "share_within_limit", "mean_feve", "mean_fraction_of_limit"]]
 display(variant_summary.round(4))
@@ -609,9 +605,14 @@ display(Markdown(
 # %% tags=["hide-input"]
 _, test_reps = test.repeats()  # in the order of test_ids, like test_images above
 test_mean = np.stack([r.mean(0) for r in test_reps])
-test_pred = predict(models["CNN"], test_images, device=str(dev))
-browser_pngs, browser_labels = [], []  # figures are rendered to PNG (and closed) one at a time
-for k, neuron in enumerate(chosen[: min(len(chosen), 24)]):
+test_pred = predict(models["CNN"], test_images, device=dev)
+browser_labels = [f"neuron {data.neuron_ids[neuron]} ({types['label'][k]})"
+                  for k, neuron in enumerate(chosen[: min(len(chosen), 24)])]
+
+
+def draw_neuron(k: int) -> plt.Figure:
+    """The browser's page of the k-th chosen neuron: MEI, gradient RF, the better RF fit, predicted vs measured."""
+    neuron = chosen[k]
     gfit, dfit = fit_gabor(meis[k]), fit_dog(meis[k])
     best = gfit if gfit.r2 >= dfit.r2 else dfit
     fig, axes = plt.subplots(1, 4, figsize=(12, 2.6))
@@ -623,11 +624,12 @@ for k, neuron in enumerate(chosen[: min(len(chosen), 24)]):
     axes[3].set_ylabel("measured (mean)")
     axes[3].set_title(f"test r = {cnn_table['corr_to_avg'][neuron]:.2f}; independent CNN: MEI "
                       f"{independent['ratio_natural'][k]:.2f}x best test image", fontsize=9)
-    fig.suptitle(f"neuron {data.neuron_ids[neuron]} ({types['label'][k]})", fontsize=10)
+    fig.suptitle(browser_labels[k], fontsize=10)
     fig.tight_layout()
-    browser_pngs.append(widgets.figure_to_png(fig))
-    browser_labels.append(f"neuron {data.neuron_ids[neuron]} ({types['label'][k]})")
-widgets.image_browser(browser_pngs, browser_labels, description="neuron")
+    return fig
+
+
+widgets.figure_browser((draw_neuron(k) for k in range(len(browser_labels))), browser_labels, description="neuron")
 
 # %% [markdown]
 # ## What differs from the paper, and why
@@ -660,9 +662,8 @@ display(Markdown("\n".join([
 # images (`-p n_mei 200`) on a GPU.
 
 # %%
-runtime = this_run.elapsed()
-save_results(
-    "ch01_v1_encoding", profile=run_profile.name, device=str(dev), runtime_s=runtime,
+this_run.save_results(
+    "ch01_v1_encoding",
     data={"name": data.name, "kind": "real",
           "description": ("Lurz et al. 2021 mouse V1 (two-photon)" if data_file is None else f"user data {data_file}")
           + "; simulated V1 population for the ground-truth check"},
@@ -696,4 +697,4 @@ save_results(
         "device": str(dev),
     },
 )
-print(f"chapter finished in {runtime:.0f} s on {dev}")
+print(f"chapter finished in {this_run.elapsed():.0f} s on {dev}")

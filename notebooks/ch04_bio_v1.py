@@ -32,7 +32,7 @@
 # of tuning curves → exercises → what differs and why.
 
 # %% tags=["remove-cell"]
-from typing import Optional  # noqa: F401  (used by the parameters cell's annotations)
+from typing import Optional  # used by the parameters cell's annotations
 
 # %% tags=["parameters"]
 profile: str = "full"  # quick for tests, full for the book: full scales itself to the device
@@ -56,6 +56,7 @@ from IPython.display import Markdown, display
 
 import neurobook as nb
 from neurobook import evaluation, insilico, plotting, widgets
+from neurobook.aims import chapter_aims, verdict
 from neurobook.course import check_answer, check_that
 from neurobook.data import load_lurz2020
 from neurobook.data.simulate_tuning import simulate_tuned_population
@@ -66,7 +67,6 @@ from neurobook.models.center_surround import DoGConv
 from neurobook.models.local import LocallyConnected2d
 from neurobook.models.magnification import CorticalMagnification
 from neurobook.models.normalization import TunedDivisiveNormalization
-from neurobook.results import save_results
 from neurobook.train import fit, predict
 from neurobook.tuning_similarity import distribution_similarity, ks_similarity, property_similarities
 
@@ -172,13 +172,7 @@ plt.show()
 
 # %%
 data = load_lurz2020(data_dir, downsample=settings["downsample"])
-rng = np.random.default_rng(seed)
-keep = np.sort(rng.choice(data.n_neurons, size=min(settings["n_neurons"], data.n_neurons), replace=False))
-data = data.select_neurons(keep)
-train_trials = np.flatnonzero(data.tiers == "train")
-if settings["max_train"] < len(train_trials):
-    drop = rng.choice(train_trials, size=len(train_trials) - settings["max_train"], replace=False)
-    data = data.select_trials(~np.isin(np.arange(len(data.tiers)), drop))
+data = data.subsample(neurons=settings["n_neurons"], train_trials=settings["max_train"], seed=seed)
 train, val, test = data.tier("train"), data.tier("validation"), data.tier("test")
 display(Markdown(
     f"**Data:** `{data.name}` (real recordings, {data.meta['species']} {data.meta['area']} {data.meta['layer']}, "
@@ -207,8 +201,8 @@ for label, comps in variants.items():
         nb.seed_everything(s)
         model = build_model("cnn_gaussian", data.image_shape, data.n_neurons, components=comps,
                             hidden_channels=settings["channels"], layers=settings["layers"])
-        run = fit(model, data, epochs=settings["epochs"], device=str(dev), seed=s)
-        summary = evaluation.summarize(evaluation.evaluate(run.model, test, device=str(dev)))
+        run = fit(model, data, epochs=settings["epochs"], device=dev, seed=s)
+        summary = evaluation.summarize(evaluation.evaluate(run.model, test, device=dev))
         rows.append({"variant": label, "seed": s, "parameters": count_parameters(run.model),
                      "val_corr": run.best_val_corr, "test_corr_to_avg": summary["mean_corr_to_avg"],
                      "test_feve": summary["mean_feve"], "seconds": run.seconds})
@@ -242,7 +236,8 @@ full_minus_core_corr = float(agg.loc[last, "corr"]) - core_corr
 full_minus_core_feve = float(agg.loc[last, "feve"]) - float(agg.loc["Chapter 1 core", "feve"])
 best_variant = str(agg["corr"].idxmax())
 corr_err = float(np.hypot(agg.loc[last, "corr_sem"], agg.loc["Chapter 1 core", "corr_sem"]))  # NaN with one seed
-full_at_least_core = bool(full_minus_core_corr >= 0)
+aim_core = chapter_aims("ch04_bio_v1")["full_minus_core_corr_to_avg"]  # the threshold, defined in neurobook/aims.py
+full_at_least_core = aim_core.met(full_minus_core_corr)
 display(Markdown(
     f"**Paper:** every component raised V1 alignment and the combination was best. **Ours** (mouse V1, "
     f"{len(SEEDS)} seed(s)): `{last}` minus the Chapter 1 core = {full_minus_core_corr:+.4f} in test correlation "
@@ -253,12 +248,12 @@ display(Markdown(
 display(Markdown(
     f"**Aim: `{last}` predicts at least as well as Chapter 1's CNN at the same budget "
     f"({settings['channels']} channels × {settings['layers']} layers, {data.image_shape[0]}×{data.image_shape[1]}-px "
-    f"images, {data.n_neurons} neurons, at most {settings['epochs']} epochs): "
-    f"{'met' if full_at_least_core else 'not met'}.** Test correlation difference {full_minus_core_corr:+.4f} "
-    + (f"± {corr_err:.4f} (combined s.e.m. over {len(SEEDS)} seeds)"
+    f"images, {data.n_neurons} neurons, at most {settings['epochs']} epochs).** "
+    + verdict(aim_core, full_minus_core_corr)
+    + (f" Its combined s.e.m. over {len(SEEDS)} seeds is {corr_err:.4f}"
        + ("; the difference is within two s.e.m., so the two are not distinguishable at this number of seeds."
           if abs(full_minus_core_corr) < 2 * corr_err else ".")
-       if len(SEEDS) > 1 else "from 1 seed, so without an error bar: the verdict may flip with the seed.")
+       if len(SEEDS) > 1 else " From 1 seed, so without an error bar: the verdict may flip with the seed.")
 ))
 
 # %% [markdown]
@@ -316,11 +311,11 @@ tuning_by_seed = {}
 t0 = time.time()
 for label, models_of_variant in fitted.items():
     for s, model in zip(SEEDS, models_of_variant, strict=True):
-        val_pred = predict(model, val.images, device=str(dev))
+        val_pred = predict(model, val.images, device=dev)
         val_r = np.array([np.corrcoef(val_pred[:, i], val.responses[:, i])[0, 1] for i in range(data.n_neurons)])
         probe = np.sort(np.argsort(-np.nan_to_num(val_r, nan=-1))[:n_probe])
-        grad = gradient_receptive_fields(model, probe, device=str(dev))
-        fn_all = insilico.model_response_fn(model, device=str(dev))
+        grad = gradient_receptive_fields(model, probe, device=dev)
+        fn_all = insilico.model_response_fn(model, device=dev)
         res = insilico.tuning_experiment(lambda im, fn=fn_all, idx=probe: fn(im)[:, idx], data.image_shape,
                                          centers=insilico.rf_centers(grad), deg_per_pixel=DEG_PER_PIXEL)
         res.table["neuron"] = probe
@@ -460,7 +455,7 @@ for label, models_of_variant in fitted.items():
                              "fixation col (px)": (c[0] + 1) / 2 * (w - 1)})
 if mag_rows:
     centers_core = insilico.rf_centers(gradient_receptive_fields(
-        fitted["Chapter 1 core"][0], tuning["Chapter 1 core"].table["neuron"].to_numpy(), device=str(dev)))
+        fitted["Chapter 1 core"][0], tuning["Chapter 1 core"].table["neuron"].to_numpy(), device=dev))
     display(Markdown(
         "**What the magnification layer learned** (α = 1 would be no magnification; the image is "
         f"{data.image_shape[0]}×{data.image_shape[1]} px, its center at row {(data.image_shape[0] - 1) / 2:.1f}, "
@@ -476,32 +471,35 @@ if mag_rows:
 # size and contrast tuning curves (spikes/s after the calibration). Precomputed, so it works without a kernel.
 
 # %% tags=["hide-input"]
-browser_pngs, browser_labels = [], []
-for label, res in tuning.items():
+def draw_tuning(res: insilico.TuningResult, k: int, name: str) -> plt.Figure:
+    """The browser's page of neuron ``k`` of one variant's tuning experiment: its four tuning curves."""
     t = res.table
-    order = np.argsort(-t["max_dc"].to_numpy() + t["baseline"].to_numpy())[: settings["browser_neurons"]]
-    for k in order:
-        fig, axes = plt.subplots(1, 4, figsize=(13, 2.6))
-        axes[0].plot(res.orientations, res.orientation_curves[k], marker="o", ms=3)
-        axes[0].set_xlabel("orientation (deg)")
-        axes[0].set_title(f"CV {t['circular_variance'][k]:.2f}, OPR {t['orthogonal_preferred_ratio'][k]:.2f}",
-                          fontsize=9)
-        axes[1].semilogx(res.sfs, res.sf_curves[k], marker="o", ms=3)
-        axes[1].set_xlabel("SF (c/deg)")
-        axes[1].set_title(f"peak {t['peak_spatial_frequency'][k]:.3f} c/deg", fontsize=9)
-        axes[2].semilogx(res.diameters, res.size_curves[k], marker="o", ms=3)
-        axes[2].set_xlabel("diameter (deg)")
-        axes[2].set_title(f"SSI {t['surround_suppression_index'][k]:.2f}", fontsize=9)
-        axes[3].semilogx(res.contrasts, res.contrast_curves[k], marker="o", ms=3)
-        axes[3].set_xlabel("contrast (std units)")
-        axes[3].set_title(f"F1/F0 {t['modulation_ratio'][k]:.2f}", fontsize=9)
-        axes[0].set_ylabel("spikes/s")
-        name = f"{label} | neuron {data.neuron_ids[t['neuron'][k]]}"
-        fig.suptitle(name, fontsize=10)
-        fig.tight_layout()
-        browser_pngs.append(widgets.figure_to_png(fig))
-        browser_labels.append(name)
-widgets.image_browser(browser_pngs, browser_labels, description="variant | neuron")
+    fig, axes = plt.subplots(1, 4, figsize=(13, 2.6))
+    axes[0].plot(res.orientations, res.orientation_curves[k], marker="o", ms=3)
+    axes[0].set_xlabel("orientation (deg)")
+    axes[0].set_title(f"CV {t['circular_variance'][k]:.2f}, OPR {t['orthogonal_preferred_ratio'][k]:.2f}",
+                      fontsize=9)
+    axes[1].semilogx(res.sfs, res.sf_curves[k], marker="o", ms=3)
+    axes[1].set_xlabel("SF (c/deg)")
+    axes[1].set_title(f"peak {t['peak_spatial_frequency'][k]:.3f} c/deg", fontsize=9)
+    axes[2].semilogx(res.diameters, res.size_curves[k], marker="o", ms=3)
+    axes[2].set_xlabel("diameter (deg)")
+    axes[2].set_title(f"SSI {t['surround_suppression_index'][k]:.2f}", fontsize=9)
+    axes[3].semilogx(res.contrasts, res.contrast_curves[k], marker="o", ms=3)
+    axes[3].set_xlabel("contrast (std units)")
+    axes[3].set_title(f"F1/F0 {t['modulation_ratio'][k]:.2f}", fontsize=9)
+    axes[0].set_ylabel("spikes/s")
+    fig.suptitle(name, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+pages = [(res, k, f"{label} | neuron {data.neuron_ids[res.table['neuron'][k]]}")
+         for label, res in tuning.items()
+         for k in np.argsort(-res.table["max_dc"].to_numpy()
+                             + res.table["baseline"].to_numpy())[: settings["browser_neurons"]]]
+widgets.figure_browser((draw_tuning(*page) for page in pages), [name for _, _, name in pages],
+                       description="variant | neuron")
 
 # %% [markdown]
 # ## Exercises
@@ -630,9 +628,8 @@ check_that(lambda: my_close == bool(abs(_boot - my_ks) < 0.1),
 # **Try next:** `neurobook run ch04 -p components normalization,local_rf`, or more seeds (`-p n_seeds 4`).
 
 # %%
-runtime = this_run.elapsed()
-save_results(
-    "ch04_bio_v1", profile=run_profile.name, device=str(dev), runtime_s=runtime,
+this_run.save_results(
+    "ch04_bio_v1",
     data={"name": data.name, "kind": "real", "description": "Lurz et al. 2021 mouse V1 (two-photon) for fitting; "
           "published macaque V1 tuning distributions (v1_tuning_literature) for the similarity; simulated Gabor "
           "neurons for the in-silico ground truth"},
@@ -657,5 +654,6 @@ save_results(
         "device": str(dev),
     },
 )
+runtime = this_run.elapsed()
 display(Markdown(f"**Runtime of this run (measured):** {runtime:.0f} s ({runtime / 60:.1f} min) on `{dev}`, "
                  f"profile `{run_profile.name}`."))

@@ -80,7 +80,7 @@ def test_checksum_mismatch_is_reported(small_copy):
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(ChecksumError, match="sha256 mismatch.*download it again"):
+    with pytest.raises(ChecksumError, match=r"sha256 mismatch.*download it again"):
         data_file("chichilnisky_primate_rgc", "Stim.mat", small_copy)
     assert verify("chichilnisky_primate_rgc", small_copy)["Stim.mat"] == "checksum mismatch"
 
@@ -93,14 +93,14 @@ def test_missing_file_says_where_and_how(tmp_path):
 
 
 def test_unknown_data_set_lists_known_ones():
-    with pytest.raises(KeyError, match="known data sets: .*lurz2020_mouse_v1"):
+    with pytest.raises(KeyError, match=r"known data sets: .*lurz2020_mouse_v1"):
         get_dataset("lurz2021")
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     payload = b"x" * 100_000
 
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self):  # http.server's name
         self.send_response(200)
         self.send_header("Content-Length", str(len(self.payload)))
         self.end_headers()
@@ -155,3 +155,34 @@ def test_selection_slices_per_trial_and_per_neuron_meta():
     assert test.responses.tolist() == [[13, 15], [17, 19], [21, 23]] and test.meta["species"] == "mouse"
     with pytest.raises(ValueError, match="responses must be"):
         StimulusResponseData(np.zeros((6, 2, 3)), np.zeros((5, 4)), ["train"] * 6, range(6), range(4))
+
+
+def _toy_data(n_neurons: int = 5):
+    from neurobook.data.types import StimulusResponseData
+
+    tiers = ["train"] * 8 + ["validation"] * 2 + ["test"] * 3
+    return StimulusResponseData(np.zeros((13, 2, 3)), np.arange(13 * n_neurons).reshape(13, n_neurons), tiers,
+                                range(13), np.arange(n_neurons) + 100, meta={"rate": np.arange(13)})
+
+
+def test_subsample_draws_neurons_then_train_trials_like_the_chapters_did():
+    d = _toy_data()
+    sub = d.subsample(neurons=3, train_trials=5, seed=7)
+    rng = np.random.default_rng(7)  # the chapters' hand-rolled version of the same draw
+    keep = np.sort(rng.choice(5, size=3, replace=False))
+    drop = rng.choice(np.arange(8), size=3, replace=False)
+    assert sub.neuron_ids.tolist() == (keep + 100).tolist()
+    assert sub.meta["rate"].tolist() == [t for t in range(13) if t not in drop]
+    assert (sub.tiers == "train").sum() == 5 and (sub.tiers != "train").sum() == 5  # validation and test all kept
+    assert np.array_equal(sub.responses, d.responses[np.isin(np.arange(13), drop, invert=True)][:, keep])
+    assert sub.neuron_ids.tolist() == d.subsample(neurons=3, seed=7).neuron_ids.tolist()  # same seed, same neurons
+
+
+def test_subsample_keeps_everything_when_asked_for_more_or_nothing():
+    d = _toy_data()
+    assert d.subsample().responses.tolist() == d.responses.tolist()
+    big = d.subsample(neurons=50, train_trials=50)
+    assert big.n_neurons == 5 and len(big.tiers) == 13
+    for bad in (dict(neurons=0), dict(train_trials=-1), dict(neurons=2.5), dict(neurons=True)):
+        with pytest.raises(ValueError, match="positive int"):
+            d.subsample(**bad)

@@ -16,7 +16,19 @@ from neurobook.generative import (
     prior_path,
 )
 from neurobook.generative.cache import save_prior
-from neurobook.inversion import cma_es, genetic_algorithm, latent_ascent, most_exciting_inputs, neuron_objective
+from neurobook.inversion import (
+    LatentCodes,
+    PixelImages,
+    PreferredImages,
+    cma_es,
+    compare_preferred_images,
+    genetic_algorithm,
+    gradient_ascent,
+    latent_ascent,
+    most_exciting_inputs,
+    neuron_objective,
+    search_summary,
+)
 from neurobook.models import TemplateNeurons
 
 SIZE, ZD = 16, 16
@@ -55,19 +67,19 @@ def test_latent_ascent_beats_best_random_image_and_shuffled_fails():
     model = _neurons(prior)
     base = _best_random(model, prior)
     out = latent_ascent(model, [0, 1, 2], prior, steps=60, lr=0.1, device="cpu")
-    assert out["images"].shape == (3, 1, 3, SIZE, SIZE)
-    assert (out["responses"][:, 0] > base + 0.5 * (8.0 - base)).all()  # well above the best random image
-    assert (out["trace"][-1] >= out["trace"][0]).all()
+    assert out.images.shape == (3, 3, SIZE, SIZE)
+    assert (out.responses > base + 0.5 * (8.0 - base)).all()  # well above the best random image
+    assert (out.curve[-1] >= out.curve[0]).all()
     # a shuffled assignment (neuron k's image shown to neuron k+1) does not drive the neuron
     with torch.no_grad():
-        shuffled = model(torch.from_numpy(out["images"][[1, 2, 0], 0])).numpy()[np.arange(3), np.arange(3)]
-    assert (shuffled < out["responses"][:, 0] - 1.0).all()
+        shuffled = model(torch.from_numpy(out.images[[1, 2, 0]])).numpy()[np.arange(3), np.arange(3)]
+    assert (shuffled < out.responses - 1.0).all()
 
 
 def test_pixel_mei_recovers_template():
     prior = _prior()
     model = _neurons(prior)
-    mei = most_exciting_inputs(model, [0, 1, 2], steps=80, lr=0.2, jitter=0, blur_sigma=0.0, device="cpu")
+    mei = most_exciting_inputs(model, [0, 1, 2], steps=80, lr=0.2, jitter=0, blur_sigma=0.0, device="cpu").standardized
     assert mei.shape == (3, 3, SIZE, SIZE)
     t = model.templates.numpy()
     r = [np.corrcoef(mei[i].ravel(), t[i].ravel())[0, 1] for i in range(3)]
@@ -83,8 +95,8 @@ def test_evolution_drives_neuron_above_best_random(method):
     res = method(f, 3, ZD, generations=25, population=16, seed=0)
     base = _best_random(model, prior, n_random=25 * 16)  # the same number of evaluations, at random
     assert res.curve.shape == (25, 3) and res.evaluations[-1] == 400
-    assert (res.best > base).all()
-    assert (res.best > res.curve[0] + 0.5).all()
+    assert (res.responses > base).all()
+    assert (res.responses > res.curve[0] + 0.5).all()
 
 
 @pytest.mark.parametrize("method", [genetic_algorithm, cma_es])
@@ -97,7 +109,7 @@ def test_evolution_improves_on_toy_objective(method):
     res = method(f, 4, 6, generations=40, population=12, seed=1)
     assert (np.diff(res.curve, axis=0) >= 0).all()  # best-so-far never falls
     assert (res.curve[-1] > 0.2 * res.curve[0]).all()  # much closer than the first generation (scores < 0)
-    assert (res.best > -1.0).all()
+    assert (res.responses > -1.0).all()
     assert np.abs(res.z - target).max() < 1.0
 
 
@@ -192,3 +204,64 @@ def test_natural_patches_mix_in_colour_and_grayscale_images(data_root):
     assert not np.isclose(patches[:40, 0], patches[:40, 1]).all()  # the photographs are in colour
     with pytest.raises(ValueError, match="grayscale"):
         natural_patches(6, 12, data_dir=data_root, extra=[np.zeros((3, 2, 8, 8))])
+
+
+class _CountingTemplates(TemplateNeurons):
+    """Template neurons that count the images they are shown (``forward`` goes through ``forward_standardized``)."""
+
+    seen = 0
+
+    def forward_standardized(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen += len(x)
+        return super().forward_standardized(x)
+
+
+def _every_search(model, prior, neurons) -> dict:
+    f = neuron_objective(model, neurons, prior, device=torch.device("cpu"))
+    return {
+        "pixel": lambda: most_exciting_inputs(model, neurons, steps=8, device="cpu"),
+        "latent": lambda: latent_ascent(model, neurons, prior, steps=8, restarts=2, device=torch.device("cpu")),
+        "ga": lambda: genetic_algorithm(f, len(neurons), ZD, generations=3, population=6),
+        "cma": lambda: cma_es(f, len(neurons), ZD, generations=3, population=6),
+    }
+
+
+def test_every_search_returns_preferred_images_with_the_same_fields_and_counts_its_evaluations():
+    prior = _prior()
+    model = _CountingTemplates(_neurons(prior).templates.numpy())
+    neurons = [2, 0]
+    for name, search in _every_search(model, prior, neurons).items():
+        model.seen = 0
+        res = search()
+        assert isinstance(res, PreferredImages), name
+        assert res.images.shape == (2, 3, SIZE, SIZE) and res.images.dtype == np.float32, name
+        np.testing.assert_array_equal(res.neurons, neurons)
+        assert res.curve.shape == (len(res.evaluations), 2) and res.seconds > 0, name
+        assert model.seen == len(neurons) * res.n_evaluations, name  # every image the model saw is counted
+        with torch.no_grad():  # the images are in data units: shown as they are, they give the responses
+            shown = model(torch.from_numpy(res.images)).numpy()[np.arange(2), neurons]
+        np.testing.assert_allclose(res.responses, shown, rtol=1e-4, atol=1e-5)
+        assert (res.z is None) == (name == "pixel"), name
+        if res.z is not None:
+            np.testing.assert_allclose(res.images, prior.images(torch.from_numpy(res.z)).detach().numpy(), atol=1e-3)
+    pixel = most_exciting_inputs(model, neurons, steps=8, device="cpu")
+    np.testing.assert_allclose(pixel.images, pixel.standardized * 127.5 + 127.5, rtol=1e-6)  # template units
+
+
+def test_pixel_and_latent_parametrizations_share_one_loop():
+    prior = _prior()
+    model = _neurons(prior)
+    latent = gradient_ascent(model, [0, 1], LatentCodes(prior), steps=12, lr=0.05, restarts=3, device="cpu", seed=4)
+    again = latent_ascent(model, [0, 1], prior, steps=12, lr=0.05, restarts=3, device="cpu", seed=4)
+    np.testing.assert_array_equal(latent.images, again.images)
+    assert latent.method == "latent ascent" and latent.restart_z.shape == (2, 3, ZD)
+    limit = 1.5 * ZD**0.5
+    assert (np.linalg.norm(latent.restart_z, axis=-1) <= limit * (1 + 1e-5)).all()  # clamp_latent_norm held
+    pixel = gradient_ascent(model, [0, 1], PixelImages.for_model(model, norm=20.0), steps=12, restarts=3, seed=4)
+    assert pixel.method == "pixel ascent" and pixel.standardized.shape == (2, 3, SIZE, SIZE)
+    np.testing.assert_allclose(np.linalg.norm(pixel.restart_images.reshape(6, -1) / 127.5 - 1, axis=1), 20.0,
+                               rtol=1e-4)  # the norm projection held, in contrast units
+    table = compare_preferred_images(model, {"pixel": pixel, "latent": latent}, np.ones(2), device="cpu")
+    assert list(table["method"]) == ["pixel"] * 2 + ["latent"] * 2
+    summary = search_summary({"pixel": pixel, "latent": latent})
+    assert summary.loc["latent", "evaluations_per_neuron"] == 3 * 13 and summary["diversity"].notna().all()

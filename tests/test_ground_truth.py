@@ -71,12 +71,12 @@ def test_trained_cnn_predicts_held_out_responses_and_untrained_does_not(simulate
 def test_mei_and_gradient_rf_match_the_true_filters(simulated, trained):
     neurons = list(range(simulated.n_neurons))
     true = simulated.meta["true_filters"]
-    mei = most_exciting_inputs(trained.model, neurons, steps=150, device="cpu")
+    mei = most_exciting_inputs(trained.model, neurons, steps=150, device="cpu").standardized
     grf = gradient_receptive_fields(trained.model, neurons, device="cpu")
     assert np.mean(_abs_r(mei, true) > MIN_FILTER_R) >= MIN_SHARE, _abs_r(mei, true)
     assert np.mean(_abs_r(grf, true) > MIN_FILTER_R) >= MIN_SHARE, _abs_r(grf, true)
     untrained = build_model("cnn_gaussian", SHAPE, simulated.n_neurons, **ARCH)
-    mei0 = most_exciting_inputs(untrained, neurons, steps=30, device="cpu")
+    mei0 = most_exciting_inputs(untrained, neurons, steps=30, device="cpu").standardized
     assert np.mean(_abs_r(mei0, true) > MIN_FILTER_R) < MIN_SHARE
 
 
@@ -93,7 +93,7 @@ def test_meis_of_the_fitted_cnn_pass_the_closed_loop_and_get_their_types_label(s
     cells = TrueCellsModel(simulated.meta["cells"])
     neurons = np.arange(simulated.n_neurons)
     natural = simulated.tier("train").images
-    mei = most_exciting_inputs(trained.model, neurons, steps=150, device="cpu")
+    mei = most_exciting_inputs(trained.model, neurons, steps=150, device="cpu").standardized
     scores = closed_loop_scores(cells, to_data_units(trained.model, mei), neurons, natural, device="cpu")
     assert np.mean(scores["ratio_natural"] > 1.0) >= MIN_SHARE, scores
     assert (scores["ratio_random"] < 1.0).all(), scores
@@ -101,6 +101,6 @@ def test_meis_of_the_fitted_cnn_pass_the_closed_loop_and_get_their_types_label(s
     assert (label_accuracy(simulated.meta["cell_types"], labels) >= 0.8).all(), labels
     untrained = build_model("cnn_gaussian", SHAPE, simulated.n_neurons, **ARCH)
     untrained.set_input_stats(float(trained.model.input_mean), float(trained.model.input_std))
-    mei0 = most_exciting_inputs(untrained, neurons, steps=30, device="cpu")
+    mei0 = most_exciting_inputs(untrained, neurons, steps=30, device="cpu").standardized
     scores0 = closed_loop_scores(cells, to_data_units(untrained, mei0), neurons, natural, device="cpu")
     assert np.mean(scores0["ratio_natural"] > 1.0) < MIN_SHARE, scores0

@@ -15,7 +15,7 @@ PACKAGE = ROOT / "neurobook"
 
 # layer of each top-level module or subpackage; an import may only point to the same layer or a lower one
 LAYERS: dict[str, int] = {
-    "neurobook": 0, "checks": 0, "files": 0, "progress": 0, "results": 0, "config": 0,
+    "neurobook": 0, "checks": 0, "files": 0, "progress": 0, "results": 0, "config": 0, "aims": 0,
     "data": 1,
     "models": 2,
     "train": 3,
@@ -48,7 +48,7 @@ def imports_of(path: Path, known: dict[str, Path]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + [base]).strip(".")
+                base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], base]).strip(".")
             names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
         else:
             continue
@@ -129,3 +129,14 @@ def _imports_anywhere(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
     return found
+
+
+def test_no_private_name_crosses_modules() -> None:
+    """A module uses another's public names only (``from neurobook.x import _helper`` is a hidden coupling)."""
+    crossing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("neurobook") and not node.level:
+                crossing += [f"{path.relative_to(ROOT)}: from {node.module} import {alias.name}"
+                             for alias in node.names if alias.name.startswith("_") and alias.name != "__version__"]
+    assert not crossing, "\n".join(crossing)

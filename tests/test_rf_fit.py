@@ -119,7 +119,7 @@ def test_labels_of_simulated_preferred_images_match_their_types_and_shuffled_typ
     sim = simulate_v1_population(images, tiers, np.arange(300), n_per_type=6, seed=4)
     cells = TrueCellsModel(sim.meta["cells"])
     neurons = np.arange(sim.n_neurons)
-    meis = most_exciting_inputs(cells, neurons, steps=100, device="cpu", seed=0)
+    meis = most_exciting_inputs(cells, neurons, steps=100, device="cpu", seed=0).standardized
     scores = closed_loop_scores(cells, to_data_units(cells, meis), neurons, images, device="cpu")
     works = scores["ratio_natural"].to_numpy() > 1
     assert works.mean() >= 0.8, scores

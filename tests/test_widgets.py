@@ -9,13 +9,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from ipywidgets.widgets.widget_link import DirectionalLink, Link  # noqa: E402
-from PIL import Image  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from ipywidgets.widgets.widget_link import DirectionalLink, Link
+from PIL import Image
 
-from neurobook.widgets import (  # noqa: E402
+from neurobook.widgets import (
     BROWSER_CLASS,
     CAPTION_CLASS,
     DROPDOWN_CLASS,
@@ -148,6 +148,42 @@ def test_figure_browser_and_figure_to_png():
     assert not any(plt.fignum_exists(f.number) for f in figs)
     with pytest.raises(TypeError, match="matplotlib Figure"):
         figure_to_png(np.zeros((3, 3)))  # type: ignore[arg-type]
+
+
+def test_figure_browser_draws_a_generator_one_figure_at_a_time():
+    open_counts = []
+
+    def draw(k: int):
+        open_counts.append(len(plt.get_fignums()))  # figures still open when the next one is drawn
+        fig, ax = plt.subplots(figsize=(1.5, 1))
+        ax.plot(np.arange(5) ** k)
+        return fig
+
+    before = len(plt.get_fignums())
+    browser = figure_browser((draw(k) for k in range(4)), [f"k{k}" for k in range(4)], description="power", dpi=40)
+    assert open_counts == [before] * 4 and len(plt.get_fignums()) == before
+    stack = _parts(browser)["stack"]
+    assert len(stack.children) == 4 and len({bytes(c.value) for c in stack.children}) == 4
+    assert BROWSER_CLASS in browser._dom_classes
+
+
+@pytest.mark.parametrize(
+    ("n_figures", "labels", "exc", "match"),
+    [
+        (0, [], ValueError, "figures is empty"),
+        (3, ["a", "b"], ValueError, "3 figures but 2 labels"),
+        (1, ["a", "b"], ValueError, "1 figures but 2 labels"),
+        (2, ["a", "a"], ValueError, "unique"),
+        (1, "a", TypeError, "labels must be a sequence"),
+    ],
+)
+def test_figure_browser_bad_input(n_figures, labels, exc, match):
+    with pytest.raises(exc, match=match):
+        figure_browser((plt.figure(figsize=(1, 1)) for _ in range(n_figures)), labels)
+    with pytest.raises(TypeError, match="iterable of matplotlib figures"):
+        figure_browser(5, ["a"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"figure 1 \('b'\).*matplotlib Figure"):
+        figure_browser(iter([plt.figure(figsize=(1, 1)), np.zeros((3, 3))]), ["a", "b"])
 
 
 def test_upscale():

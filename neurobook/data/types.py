@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neurobook.checks import check_positive_int
+
 TIERS = ("train", "validation", "test")
 
 
@@ -98,6 +100,27 @@ class StimulusResponseData:
             self.images, self.responses[:, index], self.tiers, self.image_ids,
             self.neuron_ids[index], self.name, self._sliced_meta(self.n_neurons, index),
         )
+
+    def subsample(self, neurons: int | None = None, train_trials: int | None = None,
+                  seed: int = 0) -> StimulusResponseData:
+        """A random subset: ``neurons`` neurons (kept in their order) and at most ``train_trials`` train trials.
+
+        Validation and test trials are all kept. ``None`` keeps everything; asking for more than there are keeps
+        them all. One generator, ``np.random.default_rng(seed)``, draws the neurons first, then the train trials.
+        """
+        for name, value in (("neurons", neurons), ("train_trials", train_trials)):
+            if value is not None:
+                check_positive_int(name, value)
+        rng = np.random.default_rng(seed)
+        out = self
+        if neurons is not None:
+            out = out.select_neurons(np.sort(rng.choice(self.n_neurons, size=min(neurons, self.n_neurons),
+                                                        replace=False)))
+        train = np.flatnonzero(out.tiers == "train")
+        if train_trials is not None and train_trials < len(train):
+            drop = rng.choice(train, size=len(train) - train_trials, replace=False)
+            out = out.select_trials(~np.isin(np.arange(len(out.tiers)), drop))
+        return out
 
     def _sliced_meta(self, length: int, index: np.ndarray) -> dict:
         if len(self.tiers) == self.n_neurons:

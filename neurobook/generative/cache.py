@@ -2,7 +2,8 @@
 
 File: ``<cache_dir>/priors/dcgan-<key>.pt`` where ``key`` hashes the :class:`PriorConfig`, whose ``data`` field
 names the training images and should carry their :func:`data_fingerprint`. Contents: the config,
-both state dicts, the training record and the sha256 of the weights. Writes go to a temp file, then ``os.replace``.
+both state dicts, the training record and the sha256 of the weights. Writes are atomic
+(:func:`neurobook.files.atomic_path`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from neurobook.data.paths import cache_dir
+from neurobook.files import atomic_path
 from neurobook.generative.dcgan import Discriminator, Generator, ImagePrior, PriorConfig, train_prior
 
 FORMAT = 1
@@ -61,19 +62,12 @@ def _digest(states: dict[str, dict[str, torch.Tensor]]) -> str:
 def save_prior(prior: ImagePrior, path: str | os.PathLike) -> Path:
     """Write ``prior`` atomically (temp file in the same folder, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     states = {"generator": prior.generator.state_dict(), "discriminator": prior.discriminator.state_dict()}
     record = {"format": FORMAT, "config": prior.config.as_dict(), "states": states, "sha256": _digest(states),
               "seconds": prior.seconds, "images_per_second": prior.images_per_second,
               "history": json.dumps(prior.history)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(record, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 
@@ -82,7 +76,7 @@ def load_prior(path: str | os.PathLike, config: PriorConfig) -> ImagePrior:
     path = Path(path)
     try:
         record = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001  (any unreadable file is a corrupt checkpoint)
+    except Exception as err:  # any unreadable file is a corrupt checkpoint
         raise PriorCheckpointError(f"{path} is not a readable prior checkpoint ({type(err).__name__}: {err})") from err
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise PriorCheckpointError(f"{path} is not a neurobook prior checkpoint (format {FORMAT})")
@@ -105,7 +99,7 @@ def load_or_train_prior(
     config: PriorConfig,
     patches: Callable[[], np.ndarray],
     *,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     directory: str | os.PathLike | None = None,
     retrain: bool = False,
 ) -> ImagePrior:

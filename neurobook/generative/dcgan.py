@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neurobook.checks import check_positive_int
 from neurobook.config import resolve_device
 
 
@@ -34,9 +35,7 @@ class PriorConfig:
 
     def __post_init__(self) -> None:
         for name in ("size", "z_dim", "width", "steps", "batch_size", "n_patches"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"PriorConfig.{name} must be a positive int, got {value!r}")
+            check_positive_int(f"PriorConfig.{name}", getattr(self, name))
         if self.size < 8:
             raise ValueError(f"PriorConfig.size must be >= 8, got {self.size}")
 
@@ -130,7 +129,7 @@ class ImagePrior:
         return self.to_pixels(self.generator(z))
 
     @torch.no_grad()
-    def sample(self, n: int, seed: int = 0, device: str = "cpu") -> np.ndarray:
+    def sample(self, n: int, seed: int = 0, device: str | torch.device = "cpu") -> np.ndarray:
         """``n`` images (n, 3, size, size) in 0..255 from random latents."""
         self.eval().to(device)
         z = torch.randn(n, self.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
@@ -138,7 +137,7 @@ class ImagePrior:
 
 
 @torch.no_grad()
-def discriminator_score(prior: ImagePrior, images: np.ndarray, device: str = "cpu") -> np.ndarray:
+def discriminator_score(prior: ImagePrior, images: np.ndarray, device: str | torch.device = "cpu") -> np.ndarray:
     """The discriminator's probability that each image (n, 3, size, size) in 0..255 is a natural patch."""
     images = np.asarray(images, np.float32)
     size = prior.config.size
@@ -149,7 +148,8 @@ def discriminator_score(prior: ImagePrior, images: np.ndarray, device: str = "cp
     return torch.sigmoid(prior.discriminator(x)).cpu().numpy()
 
 
-def train_prior(patches: np.ndarray, config: PriorConfig, device: str = "auto", progress: bool = False) -> ImagePrior:
+def train_prior(patches: np.ndarray, config: PriorConfig, device: str | torch.device = "auto",
+                progress: bool = False) -> ImagePrior:
     """Train a DCGAN on ``patches`` (n, 3, size, size) in [-1, 1] with the non-saturating loss and Adam."""
     patches = np.asarray(patches, np.float32)
     s = config.size

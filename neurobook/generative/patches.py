@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
+from neurobook.checks import check_positive_int
 from neurobook.data.fetch import data_file
 
 KODAK = tuple(f"kodim{i:02d}.png" for i in range(1, 25))
@@ -59,8 +60,7 @@ def natural_patches(
     (m, h, w) (copied to the three channels), are centre-cropped to a square, resized whole and mixed in: one third
     of the patches when given, drawn uniformly over all extra images. Horizontal flips double the variety.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    check_positive_int("n", n)
     if isinstance(size, bool) or not isinstance(size, int) or size < 8:
         raise ValueError(f"size must be an int >= 8, got {size!r}")
     rng = np.random.default_rng(seed)

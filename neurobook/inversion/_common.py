@@ -1,4 +1,4 @@
-"""Helpers shared by the inversion methods: argument checks and a frozen-parameter context."""
+"""Helpers shared by the inversion methods: argument checks, the device, and a frozen-parameter context."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from torch import nn
+
+from neurobook.checks import check_positive_int
+from neurobook.config import resolve_device
 
 
 def check_neurons(model: nn.Module, neurons: Sequence[int]) -> np.ndarray:
@@ -25,6 +28,16 @@ def check_neurons(model: nn.Module, neurons: Sequence[int]) -> np.ndarray:
     if n is not None and (idx.min() < 0 or idx.max() >= n):
         raise ValueError(f"neuron indices must be in [0, {n - 1}]; got min {idx.min()}, max {idx.max()}")
     return idx.astype(np.int64)
+
+
+def device_of(device: str | torch.device) -> torch.device:
+    """``"auto"``, ``"cpu"``, ``"cuda"`` or a ``torch.device`` -> the torch device."""
+    return resolve_device(device)
+
+
+def positive_int(name: str, value: object) -> int:
+    """A positive int; numpy integers are taken as ints."""
+    return check_positive_int(name, int(value) if isinstance(value, np.integer) else value)
 
 
 def image_shape(model: nn.Module) -> tuple[int, int]:

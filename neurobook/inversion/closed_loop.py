@@ -22,7 +22,7 @@ import torch
 from neurobook.inversion._common import check_neurons
 from neurobook.train import predict
 
-__all__ = ["closed_loop_scores", "contrast", "match_contrast", "to_data_units"]
+__all__ = ["closed_loop_scores", "contrast", "match_contrast", "to_data_units", "to_standardized"]
 
 
 def _stats(model: torch.nn.Module) -> tuple[float, float]:
@@ -32,9 +32,22 @@ def _stats(model: torch.nn.Module) -> tuple[float, float]:
 
 
 def to_data_units(model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
-    """Images in ``model``'s standardized contrast units (what the inversion tools return) -> data units."""
+    """Images in ``model``'s standardized contrast units (what pixel ascent optimizes) -> data units.
+
+    A model without ``forward_standardized`` sees its input as it is: the images come back unchanged.
+    """
+    if not hasattr(model, "forward_standardized"):
+        return np.asarray(images, dtype=np.float32)
     mean, std = _stats(model)
     return (np.asarray(images, dtype=np.float32) * std + mean).astype(np.float32)
+
+
+def to_standardized(model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`to_data_units`: images in data units -> ``model``'s standardized contrast units."""
+    if not hasattr(model, "forward_standardized"):
+        return np.asarray(images, dtype=np.float32)
+    mean, std = _stats(model)
+    return ((np.asarray(images, dtype=np.float32) - mean) / std).astype(np.float32)
 
 
 def contrast(model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
@@ -62,7 +75,7 @@ def closed_loop_scores(
     *,
     optimal: np.ndarray | None = None,
     n_random: int = 16,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     seed: int = 0,
 ) -> pd.DataFrame:
     """How strongly each neuron of ``scorer`` responds to its preferred image, relative to natural images.

@@ -8,70 +8,88 @@ candidates each and returns responses (K, P); one call is one generation, K * P 
   ``exp(score / temperature)`` (scores standardized per generation), uniform crossover, Gaussian mutation of a
   fraction of the genes.
 * :func:`cma_es`: CMA-ES (Hansen 2016; the ``cma`` package), one strategy per neuron, asked and told together.
+
+Both return a :class:`~neurobook.inversion.result.PreferredImages`; its images are rendered by the objective when it
+can (:func:`neuron_objective`'s can), else they are the best latents themselves.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from neurobook.config import resolve_device
-from neurobook.inversion._common import check_neurons, frozen
+from neurobook.inversion._common import check_neurons, device_of, frozen, positive_int
+from neurobook.inversion.result import PreferredImages
 
-__all__ = ["EvolutionResult", "cma_es", "genetic_algorithm", "neuron_objective"]
+__all__ = ["NeuronObjective", "cma_es", "genetic_algorithm", "neuron_objective"]
 
 Objective = Callable[[np.ndarray], np.ndarray]
 
 
-@dataclass
-class EvolutionResult:
-    """Best latent per neuron, its score, and the best-so-far score after each generation."""
+class NeuronObjective:
+    """Black-box responses: latents (K, P, z_dim) -> response of neuron ``neurons[k]`` to image ``prior(z[k, p])``.
 
-    z: np.ndarray  # (K, z_dim)
-    best: np.ndarray  # (K,)
-    curve: np.ndarray  # (generations, K): best score so far
-    evaluations: np.ndarray  # (generations,): evaluations per neuron after each generation
-    mean_curve: np.ndarray  # (generations, K): the generation's mean score
+    ``images(z)`` renders latents (K, z_dim) in data units, so a search on this objective can return its images.
+    """
 
-
-def neuron_objective(model: nn.Module, neurons: Sequence[int], prior, device: str = "auto",
-                     batch_size: int = 1024) -> Objective:
-    """Black-box responses: latents (K, P, z_dim) -> response of neuron ``neurons[k]`` to image ``prior(z[k, p])``."""
-    idx = check_neurons(model, neurons)
-    dev = resolve_device(device)
-    model.to(dev)
-    prior.eval().to(dev)
-    cols_all = torch.as_tensor(idx, device=dev)
+    def __init__(self, model: nn.Module, neurons: Sequence[int], prior, device: str | torch.device = "auto",
+                 batch_size: int = 1024) -> None:  # prior: an ImagePrior (duck-typed)
+        self.neurons = check_neurons(model, neurons)
+        self.batch_size = positive_int("batch_size", batch_size)
+        self.model, self.prior, self.device = model, prior, device_of(device)
+        model.to(self.device)
+        prior.eval().to(self.device)
+        self._cols = torch.as_tensor(self.neurons, device=self.device)
 
     @torch.no_grad()
-    def objective(z: np.ndarray) -> np.ndarray:
+    def __call__(self, z: np.ndarray) -> np.ndarray:
         z = np.asarray(z, np.float32)
-        if z.ndim != 3 or z.shape[0] != len(idx):
-            raise ValueError(f"objective expects latents (K={len(idx)}, P, z_dim); got shape {z.shape}")
+        if z.ndim != 3 or z.shape[0] != len(self.neurons):
+            raise ValueError(f"objective expects latents (K={len(self.neurons)}, P, z_dim); got shape {z.shape}")
         k, p, zd = z.shape
-        flat = torch.from_numpy(z.reshape(k * p, zd)).to(dev)
-        cols = cols_all.repeat_interleave(p)
+        flat = torch.from_numpy(z.reshape(k * p, zd)).to(self.device)
+        cols = self._cols.repeat_interleave(p)
         out = []
-        with frozen(model):
-            for s in range(0, k * p, batch_size):
-                resp = model(prior.images(flat[s:s + batch_size]))
-                out.append(resp[torch.arange(len(resp), device=dev), cols[s:s + batch_size]])
+        with frozen(self.model):
+            for s in range(0, k * p, self.batch_size):
+                resp = self.model(self.prior.images(flat[s:s + self.batch_size]))
+                out.append(resp[torch.arange(len(resp), device=self.device), cols[s:s + self.batch_size]])
         return torch.cat(out).cpu().numpy().reshape(k, p)
 
-    return objective
+    @torch.no_grad()
+    def images(self, z: np.ndarray) -> np.ndarray:
+        """Latents (K, z_dim) -> images (K, 3, H, W) in 0..255."""
+        flat = torch.from_numpy(np.asarray(z, np.float32)).to(self.device)
+        return np.concatenate([self.prior.images(flat[s:s + self.batch_size]).cpu().numpy()
+                               for s in range(0, len(flat), self.batch_size)]).astype(np.float32)
+
+
+def neuron_objective(model: nn.Module, neurons: Sequence[int], prior, device: str | torch.device = "auto",
+                     batch_size: int = 1024) -> NeuronObjective:
+    """The black-box objective of ``neurons`` of ``model`` seen through ``prior`` (see :class:`NeuronObjective`)."""
+    return NeuronObjective(model, neurons, prior, device, batch_size)
 
 
 def _check(n_neurons: int, z_dim: int, generations: int, population: int) -> None:
     for name, value in (("n_neurons", n_neurons), ("z_dim", z_dim), ("generations", generations),
                         ("population", population)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        positive_int(name, value)
     if population < 4:
         raise ValueError(f"population must be >= 4, got {population}")
+
+
+def _result(method: str, objective: Objective, best_z: np.ndarray, best: np.ndarray, curve: list, mean_curve: list,
+            evaluations: list, start: float) -> PreferredImages:
+    """The common result; a plain callable objective's "images" are the latents it was shown."""
+    neurons = getattr(objective, "neurons", np.arange(len(best_z)))
+    images = objective.images(best_z) if hasattr(objective, "images") else best_z.copy()
+    return PreferredImages(method=method, neurons=np.asarray(neurons), images=images, responses=best,
+                           curve=np.array(curve), evaluations=np.array(evaluations),
+                           seconds=time.perf_counter() - start, z=best_z, mean_curve=np.array(mean_curve))
 
 
 def genetic_algorithm(
@@ -86,8 +104,9 @@ def genetic_algorithm(
     mutation_scale: float = 0.5,
     temperature: float = 0.5,
     seed: int = 0,
-) -> EvolutionResult:
+) -> PreferredImages:
     """XDream-style GA on latent codes for ``n_neurons`` black boxes at once (maximizes ``objective``)."""
+    start = time.perf_counter()
     _check(n_neurons, z_dim, generations, population)
     if not 0 <= elites < population:
         raise ValueError(f"elites must be in [0, population), got {elites}")
@@ -125,7 +144,7 @@ def genetic_algorithm(
         mutate = rng.random(children.shape) < mutation_rate
         children = children + mutate * rng.standard_normal(children.shape).astype(np.float32) * mutation_scale
         pop = np.concatenate([pop[rows, order[:, :elites]], children.astype(np.float32)], axis=1)
-    return EvolutionResult(best_z, best, np.array(curve), np.array(evals), np.array(mean_curve))
+    return _result("genetic algorithm", objective, best_z, best, curve, mean_curve, evals, start)
 
 
 def cma_es(
@@ -137,10 +156,11 @@ def cma_es(
     population: int = 32,
     sigma0: float = 0.5,
     seed: int = 0,
-) -> EvolutionResult:
+) -> PreferredImages:
     """CMA-ES (``cma.CMAEvolutionStrategy``) per neuron, from z = 0, all neurons evaluated in one batch."""
     import cma
 
+    start = time.perf_counter()
     _check(n_neurons, z_dim, generations, population)
     k, p = n_neurons, population
     rng = np.random.default_rng(seed)
@@ -167,4 +187,4 @@ def cma_es(
         curve.append(best.copy())
         mean_curve.append(scores.mean(1))
         evals.append((g + 1) * p)
-    return EvolutionResult(best_z, best, np.array(curve), np.array(evals), np.array(mean_curve))
+    return _result("CMA-ES", objective, best_z, best, curve, mean_curve, evals, start)

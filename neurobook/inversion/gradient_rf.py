@@ -8,8 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neurobook.config import resolve_device
-from neurobook.inversion._common import check_neurons, forward_contrast, frozen, image_shape
+from neurobook.inversion._common import check_neurons, device_of, forward_contrast, frozen, image_shape, positive_int
 
 __all__ = ["gradient_receptive_fields"]
 
@@ -18,7 +17,7 @@ def gradient_receptive_fields(
     model: nn.Module,
     neurons: Sequence[int],
     base_image: np.ndarray | None = None,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     batch_size: int = 512,
 ) -> np.ndarray:
     """Gradient of each neuron's response w.r.t. the standardized image, evaluated at ``base_image``.
@@ -31,7 +30,8 @@ def gradient_receptive_fields(
     """
     idx = check_neurons(model, neurons)
     h, w = image_shape(model)
-    dev = resolve_device(device)
+    positive_int("batch_size", batch_size)
+    dev = device_of(device)
     model.to(dev)
     if base_image is None:
         base = torch.zeros(1, 1, h, w, device=dev)

@@ -24,6 +24,9 @@ class TemplateNeurons(nn.Module):
         self.gain = float(gain)
         self.n_neurons, self.in_channels = int(t.shape[0]), int(t.shape[1])
         self.image_shape = (int(t.shape[2]), int(t.shape[3]))
+        # contrast units are pixels / 127.5 - 1: the standardization an ImageModel declares in these two buffers
+        self.register_buffer("input_mean", torch.tensor(127.5))
+        self.register_buffer("input_std", torch.tensor(127.5))
 
     def forward_standardized(self, x: torch.Tensor) -> torch.Tensor:
         """Contrast images (B, C, H, W) -> responses (B, n_neurons)."""
@@ -32,4 +35,4 @@ class TemplateNeurons(nn.Module):
         return F.softplus(self.gain * cos)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.forward_standardized(images / 127.5 - 1.0)
+        return self.forward_standardized((images - self.input_mean) / self.input_std)

@@ -1,0 +1,100 @@
+"""The aims the chapters test: each threshold defined once, and one sentence that says whether a run met it.
+
+A chapter's aims cell and the scorecard's claims (``neurobook/pipeline/chapters.py``) both read :data:`AIMS`, so a
+threshold cannot differ between the page and the scorecard. :func:`verdict` writes the "met"/"not met" sentence.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["AIMS", "Aim", "chapter_aims", "verdict"]
+
+Direction = Literal["at least", "above"]
+
+
+@dataclass(frozen=True)
+class Aim:
+    """One aim: a measured value (the results JSON's headline ``key``) must reach ``threshold``.
+
+    ``direction`` ``"at least"`` means value >= threshold, ``"above"`` value > threshold. ``fmt`` writes both the
+    value and the threshold.
+    """
+
+    key: str
+    label: str
+    threshold: float
+    direction: Direction = "at least"
+    fmt: str = "{:.2f}"
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("at least", "above"):
+            raise ValueError(f"direction must be 'at least' or 'above', got {self.direction!r}")
+
+    @property
+    def target(self) -> str:
+        """The aim in words, e.g. ``"at least 0.80"``."""
+        return f"{self.direction} {self.fmt.format(self.threshold)}"
+
+    def met(self, value: float | None) -> bool:
+        """Whether ``value`` reaches the threshold; a missing or NaN value never does."""
+        if value is None or math.isnan(float(value)):
+            return False
+        return bool(value >= self.threshold if self.direction == "at least" else value > self.threshold)
+
+
+def _aims(*aims: Aim) -> dict[str, Aim]:
+    return {a.key: a for a in aims}
+
+
+#: The aims of each chapter (by slug), keyed by the headline key of the value they judge.
+AIMS: dict[str, dict[str, Aim]] = {
+    "ch02_retina": _aims(
+        Aim("cnn_over_ln_gain", "the CNN's gain over the LN model in mean PSTH correlation", 0.30, fmt="{:+.0%}"),
+        Aim("best_fraction_of_ceiling", "the best cell's fraction of its ceiling", 0.80),
+    ),
+    "ch03_decoding": _aims(
+        Aim("neural_minus_logistic_position", "the neural decoder minus logistic regression (position accuracy, "
+            "median over mice)", 0.0, "above", fmt="{:+.3f}"),
+        Aim("within_position_median_neural", "the median position accuracy over the mice", 0.40, fmt="{:.1%}"),
+        Aim("transfer_adapted_over_within_5shot_median", "adapted / own within-animal accuracy with 5 trials per "
+            "position (median over held-out mice)", 0.80),
+    ),
+    "ch04_bio_v1": _aims(
+        Aim("full_minus_core_corr_to_avg", "the test correlation of the variant with all its components minus "
+            "the Chapter 1 core's", 0.0, fmt="{:+.4f}"),
+    ),
+    "ch05_generative": _aims(
+        Aim("latent_over_best_natural", "the latent images' response relative to the best natural image (median)",
+            1.5, fmt="{:.2f}×"),
+        Aim("ga_fraction_of_gradient", "the GA's share of the gradient result (median)", 0.80, fmt="{:.0%}"),
+        Aim("cma_fraction_of_gradient", "CMA-ES's share of the gradient result (median)", 0.80, fmt="{:.0%}"),
+    ),
+}
+
+
+def chapter_aims(chapter: str) -> dict[str, Aim]:
+    """The aims of one chapter (its slug, e.g. ``ch03_decoding``), keyed by headline key."""
+    if chapter not in AIMS:
+        raise KeyError(f"no aims for {chapter!r}; chapters with aims: {', '.join(AIMS)}")
+    return AIMS[chapter]
+
+
+def verdict(aim: Aim, value: float | None, interval: tuple[float, float] | None = None,
+            interval_name: str = "95% CI") -> str:
+    """The markdown sentence on one aim: met or not met, with the value (and its interval) and the threshold.
+
+    A missing or NaN value is reported as not measured, never as met. ``interval`` (low, high) is written after the
+    value under ``interval_name``; it does not change the verdict, which judges the value.
+    """
+    if value is None or math.isnan(float(value)):
+        return f"**Not measured**: {aim.label} has no value in this run (aim: {aim.target})."
+    ours = aim.fmt.format(value)
+    if interval is not None:
+        ours += f" ({interval_name} {aim.fmt.format(interval[0])} to {aim.fmt.format(interval[1])})"
+    if aim.met(value):
+        return f"**Met**: {aim.label} is {ours} (aim: {aim.target})."
+    short = aim.fmt.format(abs(aim.threshold - float(value))).lstrip("+")
+    return f"**Not met**: {aim.label} is {ours}, short of the aim ({aim.target}) by {short}."
