@@ -9,6 +9,12 @@ The stimulus is 243 conditions = 9 x 9 positions (-40..40 deg in 10 deg steps) x
 15 repeats each. Presentation order differs between sessions, so every trial gets its condition from its
 *stimulus values* on one fixed grid (:data:`POSITIONS_DEG`, :data:`ORIENTATIONS_DEG`), never from its index, and
 :meth:`GaborSession.aligned_index` lays trials out as (condition, repeat) so that sessions line up.
+
+Presentations are shown back to back (250 ms each, no gap), so the count window of a presentation holds the late
+response to the one before it and misses its own late response, which falls into the window of the one after it.
+:meth:`GaborSession.next_window` (the counts of the presentation that follows in time) and
+:meth:`GaborSession.previous_condition` (the condition that preceded it) expose both, from the trials' start/stop
+times.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from neurobook.data.registry import get_dataset
 
 __all__ = [
     "AREAS",
+    "MAX_GAP_S",
     "NAME",
     "N_CONDITIONS",
     "N_ORIENTATIONS",
@@ -49,6 +56,8 @@ N_ORIENTATIONS = len(ORIENTATIONS_DEG)  # 3
 N_CONDITIONS = N_POSITIONS * N_ORIENTATIONS  # 243
 N_REPEATS = 15
 AREAS = ("VISp", "VISl", "VISal", "VISrl", "VISpm", "VISam")
+#: Two presentations are contiguous when one starts within this many seconds of the other's stop.
+MAX_GAP_S = 0.01
 TASKS = {"position": N_POSITIONS, "orientation": N_ORIENTATIONS, "condition": N_CONDITIONS}
 #: Unit quality filters by name; each is stated on the page of any chapter that uses it.
 QUALITY_FILTERS = {
@@ -119,6 +128,8 @@ class GaborSession:
         units: the Allen unit table rows of the kept units (selected columns).
         quality: the unit filter that was applied (key of :data:`QUALITY_FILTERS`).
         meta: specimen id, genotype, session type.
+        start_time, stop_time: (n_trials,) presentation onset and offset in seconds (None when unknown); they
+            give the presentations' order in time (:meth:`time_order`, :meth:`next_window`).
     """
 
     session_id: int
@@ -133,6 +144,8 @@ class GaborSession:
     units: pd.DataFrame
     quality: str = "none"
     meta: dict = field(default_factory=dict)
+    start_time: np.ndarray | None = None
+    stop_time: np.ndarray | None = None
     position: np.ndarray = field(init=False)
     orientation: np.ndarray = field(init=False)
     condition: np.ndarray = field(init=False)
@@ -157,6 +170,7 @@ class GaborSession:
         if len(self.units) != n_units:
             raise ValueError(f"the unit table has {len(self.units)} rows for {n_units} units")
         self.areas = self.areas.astype(str)
+        self.start_time, self.stop_time = _check_times(self.start_time, self.stop_time, n_trials)
         self.position, self.orientation, self.condition = condition_index(self.x_deg, self.y_deg,
                                                                           self.orientation_deg)
 
@@ -184,7 +198,7 @@ class GaborSession:
         return GaborSession(self.session_id, self.counts[:, index], self.x_deg, self.y_deg, self.orientation_deg,
                             self.repeat, self.split, self.unit_ids[index], self.areas[index],
                             self.units.iloc[np.arange(self.n_units)[index]].reset_index(drop=True), self.quality,
-                            dict(self.meta))
+                            dict(self.meta), self.start_time, self.stop_time)
 
     def area(self, *names: str) -> GaborSession:
         """The units of the named area(s); a clear error when the session has none there."""
@@ -210,6 +224,45 @@ class GaborSession:
         out.reshape(-1)[pairs] = np.flatnonzero(keep)
         return out
 
+    def time_order(self) -> np.ndarray:
+        """(n_trials,) trial indices in the order the presentations were shown (by start_time)."""
+        if self.start_time is None:
+            raise ValueError(f"session {self.session_id} has no start_time: the presentations' order in time is "
+                             f"unknown (pass start_time and stop_time to GaborSession)")
+        return np.argsort(self.start_time, kind="stable")
+
+    def next_trial(self, max_gap_s: float | None = MAX_GAP_S) -> np.ndarray:
+        """(n_trials,) index of the presentation that follows each one in time, -1 for none.
+
+        None for the last presentation, and none across a gap: when the following presentation starts more than
+        ``max_gap_s`` seconds from this one's stop (e.g. presentations missing from the table), its window does not
+        hold this one's late response. ``max_gap_s=None`` takes the following presentation whatever the gap.
+        """
+        return _neighbours(self, max_gap_s)[1]
+
+    def previous_trial(self, max_gap_s: float | None = MAX_GAP_S) -> np.ndarray:
+        """(n_trials,) index of the presentation that precedes each one in time, -1 for the first and across a gap
+        (see :meth:`next_trial`)."""
+        return _neighbours(self, max_gap_s)[0]
+
+    def next_window(self, max_gap_s: float | None = MAX_GAP_S) -> np.ndarray:
+        """(n_trials, n_units) float32 counts of the presentation that follows each one in time (the window holding
+        its late response), like :attr:`counts`; rows are NaN where none follows contiguously (:meth:`next_trial`).
+
+        The windows are the data's fixed [onset, onset + 0.249 s): a presentation lasting 0.234 s (some do) shares
+        its last 15 ms of spikes with the next window, one lasting 0.267-0.30 s leaves 18-50 ms uncounted.
+        """
+        nxt = self.next_trial(max_gap_s)
+        out = np.full(self.counts.shape, np.nan, np.float32)
+        out[nxt >= 0] = self.counts[nxt[nxt >= 0]]
+        return out
+
+    def previous_condition(self, max_gap_s: float | None = MAX_GAP_S) -> np.ndarray:
+        """(n_trials,) condition (0..242) of the presentation that precedes each one in time, -1 where none does
+        contiguously (the first, and after a gap). Position = condition // 3, orientation = condition % 3."""
+        prev = self.previous_trial(max_gap_s)
+        return np.where(prev >= 0, self.condition[np.maximum(prev, 0)], -1)
+
     def check_trials(self, task: str, min_per_class: int, split: str = "train") -> None:
         """Raise a clear error when some class of ``task`` has fewer than ``min_per_class`` trials in ``split``."""
         labels = self.labels(task)[self.split == split]
@@ -218,6 +271,32 @@ class GaborSession:
             raise ValueError(f"session {self.session_id}: the {split} split has only {per_class.min()} trials of "
                              f"some {task} class, fewer than the {min_per_class} asked for; ask for fewer trials "
                              f"per class")
+
+
+def _check_times(start: np.ndarray | None, stop: np.ndarray | None, n_trials: int
+                 ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    if start is None and stop is None:
+        return None, None
+    if start is None or stop is None:
+        raise ValueError("give both start_time and stop_time, or neither")
+    start, stop = np.asarray(start, float), np.asarray(stop, float)
+    if start.shape != (n_trials,) or stop.shape != (n_trials,):
+        raise ValueError(f"start_time and stop_time must have shape ({n_trials},); got {start.shape}, {stop.shape}")
+    if not (np.isfinite(start).all() and np.isfinite(stop).all() and (stop > start).all()):
+        raise ValueError("start_time and stop_time must be finite, with every stop after its start")
+    return start, stop
+
+
+def _neighbours(session: GaborSession, max_gap_s: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(previous, next) trial index of each trial in time, -1 where none is contiguous within ``max_gap_s``."""
+    order = session.time_order()
+    prev, nxt = np.full(session.n_trials, -1), np.full(session.n_trials, -1)
+    ok = np.ones(len(order) - 1, bool)
+    if max_gap_s is not None:
+        ok = np.abs(session.start_time[order[1:]] - session.stop_time[order[:-1]]) <= max_gap_s
+    nxt[order[:-1][ok]] = order[1:][ok]
+    prev[order[1:][ok]] = order[:-1][ok]
+    return prev, nxt
 
 
 def _root(data_dir: str | os.PathLike | None) -> os.PathLike:
@@ -301,7 +380,8 @@ def load_gabor_session(session_id: int, data_dir: str | os.PathLike | None = Non
         session_id=session_id, counts=counts.T, x_deg=trials["x_position"].to_numpy(),
         y_deg=trials["y_position"].to_numpy(), orientation_deg=trials["orientation"].to_numpy(), repeat=repeat,
         split=trials["trial_split"].to_numpy(), unit_ids=units["ecephys_unit_id"].to_numpy(), areas=areas_col,
-        units=units, quality=quality, meta=meta,
+        units=units, quality=quality, meta=meta, start_time=trials["start_time"].to_numpy(),
+        stop_time=trials["stop_time"].to_numpy(),
     )
     if areas is not None:
         return session.area(*areas)

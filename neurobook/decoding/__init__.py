@@ -8,8 +8,23 @@
   decoding, accuracy vs number of units, leave-mice-out transfer with few-shot adaptation.
 * :mod:`~neurobook.decoding.scores`: accuracy, confidence intervals, position error in degrees, confusion matrices,
   one area against others within the same animals.
+* :mod:`~neurobook.decoding.baselines`: the fair logistic baseline: all units, L-BFGS to convergence, L2 chosen on
+  validation and refitted on all non-test repeats; a convergence check for any logistic fit.
+* :mod:`~neurobook.decoding.units`: unit quality from the training repeats only (RF ANOVA, rate floor).
+* :mod:`~neurobook.decoding.poisson`: the Poisson decoder built on the task's structure (receptive field x
+  orientation tuning, shrinkage, per-trial gain, the next window), and the previous-stimulus control.
+* :mod:`~neurobook.decoding.gaussian`: its correlated-noise alternative (square-root counts, shared covariance).
+* :mod:`~neurobook.decoding.windows`: their shared machinery (raw counts aligned with the next window, candidates
+  chosen on validation, posterior readouts).
 """
 
+from neurobook.decoding.baselines import (
+    ConvergenceReport,
+    LbfgsFit,
+    convergence_report,
+    decode_logistic_baseline,
+    fit_logistic_lbfgs,
+)
 from neurobook.decoding.fit import (
     DecodeResult,
     TransferResult,
@@ -24,7 +39,9 @@ from neurobook.decoding.fit import (
     transfer_across_animals,
     units_curve,
 )
+from neurobook.decoding.gaussian import decode_gaussian
 from neurobook.decoding.model import SlotDecoder
+from neurobook.decoding.poisson import decode_poisson, decode_previous
 from neurobook.decoding.population import Population, build_population, population_from_trials, split_by_repeat
 from neurobook.decoding.scores import (
     accuracy,
@@ -34,10 +51,14 @@ from neurobook.decoding.scores import (
     position_error_deg,
     wilson_ci,
 )
+from neurobook.decoding.units import rf_anova_pvalues, select_train_qc, train_qc_mask
 
 __all__ = [
-    "DecodeResult", "Population", "SlotDecoder", "TransferResult", "accuracy", "bootstrap_median_ci",
-    "build_population", "confusion_matrix", "decode_by_area", "decode_labels", "decode_logistic", "decode_neural",
-    "few_shot_mask", "fit_logistic", "paired_area_accuracy", "population_from_trials", "position_error_deg",
-    "predict_slots", "split_by_repeat", "train_slots", "transfer_across_animals", "units_curve", "wilson_ci",
+    "ConvergenceReport", "DecodeResult", "LbfgsFit", "Population", "SlotDecoder", "TransferResult", "accuracy",
+    "bootstrap_median_ci", "build_population", "confusion_matrix", "convergence_report", "decode_by_area",
+    "decode_gaussian", "decode_labels", "decode_logistic", "decode_logistic_baseline", "decode_neural",
+    "decode_poisson", "decode_previous", "few_shot_mask",
+    "fit_logistic", "fit_logistic_lbfgs", "paired_area_accuracy", "population_from_trials", "position_error_deg",
+    "predict_slots", "rf_anova_pvalues", "select_train_qc", "split_by_repeat", "train_qc_mask", "train_slots",
+    "transfer_across_animals", "units_curve", "wilson_ci",
 ]
