@@ -70,3 +70,17 @@ def built_book(quick_book) -> Path:
     html = quick_book / "_build" / "html"
     assert (html / "index.html").exists()
     return html
+
+
+@pytest.fixture(scope="module")
+def sim():
+    """Three simulated mice on the Allen Gabor layout (6 repeats, one for validation) and their aligned population:
+    the decoding tests' shared ground truth (a test module may define its own ``sim`` instead)."""
+    import torch
+
+    from neurobook.data.simulate_gabor import simulate_gabor_sessions
+    from neurobook.decoding import build_population
+
+    torch.set_num_threads(1)
+    sessions = simulate_gabor_sessions(3, (30, 40), n_repeats=6, seed=0, gain=6.0, rf_sigma_deg=12.0)
+    return sessions, build_population(sessions, n_repeats=6, n_val_repeats=1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from neurobook.data.simulate_gabor import ideal_observer_accuracy, simulate_gabor_sessions
 from neurobook.decoding import (
@@ -24,13 +23,6 @@ from neurobook.decoding import (
     units_curve,
     wilson_ci,
 )
-
-
-@pytest.fixture(scope="module")
-def sim():
-    torch.set_num_threads(1)
-    sessions = simulate_gabor_sessions(3, (30, 40), n_repeats=6, seed=0, gain=6.0, rf_sigma_deg=12.0)
-    return sessions, build_population(sessions, n_repeats=6, n_val_repeats=1)
 
 
 def test_population_lines_up_sessions_by_condition(sim):

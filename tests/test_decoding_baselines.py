@@ -24,13 +24,6 @@ from neurobook.decoding import (
 )
 
 
-@pytest.fixture(scope="module")
-def sim():
-    torch.set_num_threads(1)
-    sessions = simulate_gabor_sessions(3, (30, 40), n_repeats=6, seed=0, gain=6.0, rf_sigma_deg=12.0)
-    return sessions, build_population(sessions, n_repeats=6, n_val_repeats=1)
-
-
 def _objective(x: np.ndarray, y: np.ndarray, l2: float, n_classes: int):
     """Mean cross-entropy + l2 ||W||^2 and its gradient, in float64 numpy (an independent implementation)."""
     d = x.shape[1]
