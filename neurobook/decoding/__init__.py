@@ -14,6 +14,8 @@
 * :mod:`~neurobook.decoding.poisson`: the Poisson decoder built on the task's structure (receptive field x
   orientation tuning, shrinkage, per-trial gain, the next window), and the previous-stimulus control.
 * :mod:`~neurobook.decoding.gaussian`: its correlated-noise alternative (square-root counts, shared covariance).
+* :mod:`~neurobook.decoding.few_shot`: a new animal with few labelled trials: the within-animal alternatives to
+  transfer on the same trials, the best of them chosen on validation, and trial savings.
 * :mod:`~neurobook.decoding.windows`: their shared machinery (raw counts aligned with the next window, candidates
   chosen on validation, posterior readouts).
 """
@@ -24,6 +26,13 @@ from neurobook.decoding.baselines import (
     convergence_report,
     decode_logistic_baseline,
     fit_logistic_lbfgs,
+)
+from neurobook.decoding.few_shot import (
+    ALTERNATIVES,
+    FewShotComparison,
+    compare_few_shot,
+    few_shot_alternatives,
+    trial_savings,
 )
 from neurobook.decoding.fit import (
     DecodeResult,
@@ -48,17 +57,51 @@ from neurobook.decoding.scores import (
     bootstrap_median_ci,
     confusion_matrix,
     paired_area_accuracy,
+    paired_bootstrap_ci,
     position_error_deg,
     wilson_ci,
 )
 from neurobook.decoding.units import rf_anova_pvalues, select_train_qc, train_qc_mask
 
 __all__ = [
-    "ConvergenceReport", "DecodeResult", "LbfgsFit", "Population", "SlotDecoder", "TransferResult", "accuracy",
-    "bootstrap_median_ci", "build_population", "confusion_matrix", "convergence_report", "decode_by_area",
-    "decode_gaussian", "decode_labels", "decode_logistic", "decode_logistic_baseline", "decode_neural",
-    "decode_poisson", "decode_previous", "few_shot_mask",
-    "fit_logistic", "fit_logistic_lbfgs", "paired_area_accuracy", "population_from_trials", "position_error_deg",
-    "predict_slots", "rf_anova_pvalues", "select_train_qc", "split_by_repeat", "train_qc_mask", "train_slots",
-    "transfer_across_animals", "units_curve", "wilson_ci",
+    "ALTERNATIVES",
+    "ConvergenceReport",
+    "DecodeResult",
+    "FewShotComparison",
+    "LbfgsFit",
+    "Population",
+    "SlotDecoder",
+    "TransferResult",
+    "accuracy",
+    "bootstrap_median_ci",
+    "build_population",
+    "compare_few_shot",
+    "confusion_matrix",
+    "convergence_report",
+    "decode_by_area",
+    "decode_gaussian",
+    "decode_labels",
+    "decode_logistic",
+    "decode_logistic_baseline",
+    "decode_neural",
+    "decode_poisson",
+    "decode_previous",
+    "few_shot_alternatives",
+    "few_shot_mask",
+    "fit_logistic",
+    "fit_logistic_lbfgs",
+    "paired_area_accuracy",
+    "paired_bootstrap_ci",
+    "population_from_trials",
+    "position_error_deg",
+    "predict_slots",
+    "rf_anova_pvalues",
+    "select_train_qc",
+    "split_by_repeat",
+    "train_qc_mask",
+    "train_slots",
+    "transfer_across_animals",
+    "trial_savings",
+    "units_curve",
+    "wilson_ci",
 ]

@@ -326,10 +326,19 @@ def _l2_path(pop: Population, labels: np.ndarray, l2_grid: Sequence[float], tria
     return fits
 
 
+def _chosen_fit(path: list[LbfgsFit], pick: np.ndarray) -> LbfgsFit:
+    """One fit holding, per animal, the path's fit at that animal's chosen strength."""
+    rows = np.arange(len(pick))
+    arrays = {key: np.stack([getattr(path[k], key)[a] for a, k in enumerate(pick)])
+              for key in ("l2", "loss", "grad_max", "rel_grad", "loss_change", "n_iter", "converged", "stalled")}
+    return LbfgsFit([path[k].weights[a] for a, k in zip(rows, pick, strict=True)], gtol=path[0].gtol,
+                    seconds=sum(f.seconds for f in path), **arrays)
+
+
 def decode_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[float] = DEFAULT_L2_GRID,
                              gtol: float = 1e-4, max_iter: int = 1000, history: int = 10,
-                             shuffle_labels: bool = False, seed: int = 0, workers: int | None = None
-                             ) -> DecodeResult:
+                             shuffle_labels: bool = False, seed: int = 0, workers: int | None = None,
+                             trials: torch.Tensor | np.ndarray | None = None, refit: bool = True) -> DecodeResult:
     """Within-animal logistic regression as the field builds it: every unit of the animal, fitted to convergence
     (L-BFGS, a warm-started path over ``l2_grid``) on the train repeats, the L2 strength with the best validation
     accuracy kept per animal, then refitted (warm start) on train + validation repeats and scored on the test
@@ -339,6 +348,8 @@ def decode_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[fl
     ``chosen`` holds per animal ``l2`` (chosen), ``refit_l2``, ``val_accuracy``, ``n_iter``, ``converged``,
     ``grad_max`` (of the refit), and per (animal, grid value) ``grid_val_accuracy``, ``grid_n_iter``,
     ``grid_converged``. ``shuffle_labels`` permutes the labels across the non-test trials (a chance control).
+    ``trials`` (n_animals, n_trials) bool fits on these train-repeat trials only (e.g. a few labelled trials per
+    class); ``refit=False`` keeps the train-only fit of the chosen strength (no refit on validation).
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
@@ -352,6 +363,12 @@ def decode_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[fl
         fit_trials = np.flatnonzero(pop.split != "test")
         fit_labels[fit_trials] = np.random.default_rng(seed).permutation(labels[fit_trials])
     train, val = pop.mask("train"), pop.mask("validation")
+    if trials is not None:
+        trials = torch.as_tensor(trials, device=pop.device)
+        if trials.shape != train.shape or trials.dtype != torch.bool or bool((trials & ~train & pop.present).any()):
+            raise ValueError(f"trials must be a bool mask (n_animals, n_trials) = {tuple(train.shape)} of train-repeat "
+                             f"trials; got {tuple(trials.shape)} {trials.dtype}")
+        train = train & trials
     if len(l2_grid) > 1 and not bool(val.any(1).all()):
         raise ValueError("choosing the L2 strength needs validation repeats for every animal (n_val_repeats >= 1)")
     opts = {"n_classes": TASKS[task], "gtol": gtol, "max_iter": max_iter, "history": history, "workers": workers}
@@ -359,11 +376,12 @@ def decode_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[fl
     val_acc = np.concatenate([accuracy(f.predict(pop), fit_labels, val.cpu().numpy()[:, None, :]) for f in path], 1)
     pick = np.nanargmax(np.nan_to_num(val_acc, nan=-1.0), axis=1)
     rows = np.arange(pop.n_animals)
-    fit = train | val
+    fit = train | val if refit else train
     chosen_l2 = np.asarray(l2_grid, float)[pick]
     refit_l2 = chosen_l2 * (train.sum(1) / fit.sum(1)).cpu().numpy()
-    final = fit_logistic_lbfgs(pop, fit_labels, refit_l2[:, None], trials=fit,
-                               init=[path[k].weights[a] for a, k in enumerate(pick)], **opts)
+    init = [path[k].weights[a] for a, k in enumerate(pick)]
+    final = fit_logistic_lbfgs(pop, fit_labels, refit_l2[:, None], trials=fit, init=init, **opts) if refit \
+        else _chosen_fit(path, pick)
     grid_info = {key: np.concatenate([getattr(f, key) for f in path], 1) for key in ("n_iter", "converged")}
     chosen = {"l2": chosen_l2, "refit_l2": refit_l2, "val_accuracy": val_acc[rows, pick],
               "n_iter": final.n_iter[:, 0], "converged": final.converged[:, 0], "grad_max": final.grad_max[:, 0],

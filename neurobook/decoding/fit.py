@@ -290,6 +290,10 @@ class TransferResult:
     scratch: np.ndarray  # (n_animals, n_shots) test accuracy, whole decoder trained on the same trials only
     session_ids: list[int]
     seconds: float = 0.0
+    #: (n_animals, n_shots, n_trials) predicted class of every aligned trial, per decoder (adapted, scratch)
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: np.ndarray | None = None  # (n_trials,)
+    test_mask: np.ndarray | None = None  # (n_animals, n_trials)
 
     def table(self) -> pd.DataFrame:
         rows = []
@@ -343,7 +347,7 @@ def transfer_across_animals(pop: Population, task: str, *, n_folds: int, shots: 
                 val_mask=pop.mask("validation")[:, None] & seen[..., None], seed=seed)
     shot_mask = few_shot_mask(pop, labels, shots, seed)
     test = pop.mask("test").cpu().numpy()[:, None, :]
-    out = {}
+    out, preds = {}, {}
     for name in ("adapted", "scratch"):
         m = SlotDecoder(pop.n_animals, len(shots), pop.x.shape[2], n_classes, latent=latent, hidden=hidden,
                         head="slot", dropout=dropout, input_dropout=input_dropout, seed=seed + 1)
@@ -355,6 +359,7 @@ def transfer_across_animals(pop: Population, task: str, *, n_folds: int, shots: 
                     p_new.requires_grad_(False)
         train_slots(m, pop, labels, shot_mask, steps=adapt_steps, lr=lr, weight_decay=weight_decay,
                     batch_size=batch_size, seed=seed)
-        out[name] = accuracy(predict_slots(m, pop), labels, test)
+        preds[name] = predict_slots(m, pop)
+        out[name] = accuracy(preds[name], labels, test)
     return TransferResult(task, list(shots), folds, out["adapted"], out["scratch"], pop.session_ids,
-                          time.time() - started)
+                          time.time() - started, preds, labels, test[:, 0])

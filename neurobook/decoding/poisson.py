@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
 import torch
 
 from neurobook.data.allen_gabor import MAX_GAP_S, N_CONDITIONS, POSITIONS_DEG, GaborSession
@@ -214,7 +215,8 @@ def decode_poisson(sessions: Sequence[GaborSession], pop: Population, task: str 
                    windows: str = "this", priors: Sequence[str] = PRIORS, kappas: Sequence[float] = KAPPAS,
                    gains: Sequence[str] = GAINS, next_weights: Sequence[float] = NEXT_WEIGHTS,
                    readout: str = "marginal", refit: bool = False, steps: int = 300,
-                   max_gap_s: float | None = MAX_GAP_S, device: str | torch.device | None = None) -> DecodeResult:
+                   max_gap_s: float | None = MAX_GAP_S, train_trials: np.ndarray | None = None,
+                   device: str | torch.device | None = None) -> DecodeResult:
     """Within-animal Poisson decoding of ``task`` from the raw counts of ``sessions`` (the animals of ``pop``, in
     order; ``pop`` gives the aligned trials and the train/validation/test split, so the result tables beside the
     other decoders of the same population).
@@ -225,13 +227,14 @@ def decode_poisson(sessions: Sequence[GaborSession], pop: Population, task: str 
     an independent observation with its own tuning, where it follows within ``max_gap_s``; its log-likelihood is
     weighted by one of ``next_weights``, chosen on validation, since the next stimulus's own response makes that
     window more variable than a Poisson count), or ``auto`` (the next window only where it raises the validation
-    accuracy). ``refit`` fits the chosen models again on train + validation (:func:`decode_windows`). ``chosen``
+    accuracy). ``refit`` fits the chosen models again on train + validation and ``train_trials`` restricts the fit
+    to some train trials (:func:`decode_windows`). ``chosen``
     holds the choices per animal and, under ``fit``, each animal's parametric fit of this window
     (:class:`PoissonTuning`) by session id.
     """
     return decode_windows(sessions, pop, task, _poisson_fit(priors, kappas, gains, steps), windows=windows,
                           next_weights=next_weights, readout=readout, refit=refit, max_gap_s=max_gap_s,
-                          device=device)
+                          train_trials=train_trials, device=device)
 
 
 def decode_previous(sessions: Sequence[GaborSession], pop: Population, task: str = "position", *,

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["accuracy", "bootstrap_median_ci", "confusion_matrix", "paired_area_accuracy", "position_error_deg",
-           "wilson_ci"]
+__all__ = ["accuracy", "bootstrap_median_ci", "confusion_matrix", "paired_area_accuracy", "paired_bootstrap_ci",
+           "position_error_deg", "wilson_ci"]
 
 
 def accuracy(pred: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -44,6 +44,39 @@ def bootstrap_median_ci(values: np.ndarray, n_boot: int = 2000, level: float = 0
     meds = np.median(rng.choice(v, size=(n_boot, len(v)), replace=True), axis=1)
     lo, hi = np.quantile(meds, [(1 - level) / 2, (1 + level) / 2])
     return float(np.median(v)), float(lo), float(hi)
+
+
+def paired_bootstrap_ci(correct_a: np.ndarray, correct_b: np.ndarray, mask: np.ndarray, *, trials: bool = True,
+                        n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """(median, low, high) of the per-animal accuracy difference A - B, median over animals, with a paired bootstrap
+    percentile interval.
+
+    ``correct_a``, ``correct_b``: (n_animals, n_trials) bool, whether each decoder got each trial right; ``mask``
+    (n_animals, n_trials) the trials that count (both decoders are scored on the same ones: the pairing). Every
+    bootstrap sample draws animals with replacement and, with ``trials`` (a two-level bootstrap), each drawn animal's
+    trials with replacement, the same trials for A and B; ``trials=False`` resamples animals only.
+    """
+    a, b, m = (np.asarray(v, bool) for v in (correct_a, correct_b, mask))
+    if a.shape != b.shape or a.shape != m.shape or a.ndim != 2:
+        raise ValueError(f"correct_a, correct_b and mask must be (n_animals, n_trials) alike; got {a.shape}, "
+                         f"{b.shape}, {m.shape}")
+    n = m.sum(1)
+    keep = n > 0
+    if not keep.any():
+        return float("nan"), float("nan"), float("nan")
+    # per animal, how many trials only A / only B got right: the difference depends on the trials through them only
+    up, down, n = (a & ~b & m).sum(1)[keep], (~a & b & m).sum(1)[keep], n[keep]
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(n), size=(n_boot, len(n)))
+    if trials:
+        probs = np.stack([up / n, down / n, 1 - (up + down) / n], axis=1)
+        draws = np.stack([rng.multinomial(n[i], probs[i], size=n_boot) for i in range(len(n))], axis=1)
+        diff = (draws[..., 0] - draws[..., 1]) / n  # (n_boot, n_animals)
+        boots = np.median(np.take_along_axis(diff, pick, axis=1), axis=1)
+    else:
+        boots = np.median(((up - down) / n)[pick], axis=1)
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    return float(np.median((up - down) / n)), float(lo), float(hi)
 
 
 def position_error_deg(pred_position: np.ndarray, true_position: np.ndarray, grid_deg: np.ndarray) -> np.ndarray:

@@ -153,11 +153,11 @@ def _refit(fit: WindowFit, x: torch.Tensor, cond: torch.Tensor, mask: torch.Tens
     return next(c for c in cands if c.info == info), fitted
 
 
-def _decode_animal(d: AnimalTrials, split: np.ndarray, task: str, fit: WindowFit, plan: _Plan
-                   ) -> tuple[np.ndarray, dict]:
+def _decode_animal(d: AnimalTrials, split: np.ndarray, task: str, fit: WindowFit, plan: _Plan,
+                   train_trials: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """Predicted class of every trial of one animal (-1 where absent) and the choices made on validation."""
     dev = d.x.device
-    train = d.ok & torch.as_tensor(split == "train", device=dev)
+    train = d.ok & torch.as_tensor(split == "train" if train_trials is None else train_trials, device=dev)
     val = d.ok & torch.as_tensor(split == "validation", device=dev)
     cond = d.condition.clamp(min=0)
     labels = _class_of(cond, task)
@@ -197,7 +197,7 @@ def _columns(rows: list[dict]) -> dict[str, np.ndarray]:
 def decode_windows(sessions: Sequence[GaborSession], pop: Population, task: str, fit: WindowFit, *,
                    target: str = "current", windows: str = "this", next_weights: Sequence[float] = NEXT_WEIGHTS,
                    readout: str = "marginal", refit: bool = False, max_gap_s: float | None = MAX_GAP_S,
-                   device: str | torch.device | None = None) -> DecodeResult:
+                   train_trials: np.ndarray | None = None, device: str | torch.device | None = None) -> DecodeResult:
     """Decode ``task`` per animal with the window models of ``fit`` (e.g. :func:`poisson_candidates` with its
     keywords bound), the candidate and the next window's weight chosen on the validation repeats.
 
@@ -206,7 +206,9 @@ def decode_windows(sessions: Sequence[GaborSession], pop: Population, task: str,
     ``windows``: ``this``, ``both`` (plus the next window as an independent observation, weighted by one of
     ``next_weights``) or ``auto`` (the next window only where it raises the validation accuracy). ``refit``: once
     everything is chosen on validation, fit the chosen models again on the train and validation repeats (the test
-    repeats are still only predicted; ``chosen["val_accuracy"]`` is that of the train-only fit).
+    repeats are still only predicted; ``chosen["val_accuracy"]`` is that of the train-only fit). ``train_trials``
+    (n_animals, n_trials) bool: fit on these train-repeat trials only (e.g. a few labelled trials per class,
+    :func:`~neurobook.decoding.few_shot_mask`) instead of all train repeats; choices are still made on validation.
     """
     started = time.time()
     if task not in TASKS:
@@ -222,10 +224,16 @@ def decode_windows(sessions: Sequence[GaborSession], pop: Population, task: str,
                          f"{pop.session_ids} (in that order)")
     dev = torch.device(device) if device is not None else pop.device
     plan = _Plan(windows, tuple(next_weights), readout, bool(refit))
+    if train_trials is not None:
+        train_trials = np.asarray(train_trials, bool)
+        if train_trials.shape != (pop.n_animals, pop.n_trials) or (train_trials & (pop.split != "train")).any():
+            raise ValueError(f"train_trials must be a bool mask (n_animals={pop.n_animals}, n_trials={pop.n_trials}) "
+                             f"of train-repeat trials; got shape {train_trials.shape}")
     preds, labels, rows = [], [], []
     for a, s in enumerate(sessions):
         d = animal_trials(s, pop, a, target, max_gap_s, dev)
-        pred, chosen = _decode_animal(d, pop.split, task, fit, plan)
+        pred, chosen = _decode_animal(d, pop.split, task, fit, plan,
+                                      None if train_trials is None else train_trials[a])
         preds.append(pred)
         labels.append(np.where(d.ok.cpu().numpy(), _class_of(d.condition.clamp(min=0), task).cpu().numpy(), -1))
         rows.append(chosen)
