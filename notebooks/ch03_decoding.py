@@ -36,14 +36,16 @@ profile: str = "full"  # quick for tests, full for the book: full scales itself 
 device: str = "auto"  # auto picks CUDA when present, else cpu or cuda
 seed: int = 0  # seeds every random choice so that reruns reproduce
 data_dir: Optional[str] = None  # local data directory laid out like shared/data, None means NEUROBOOK_DATA_DIR
+data_file: Optional[str] = None  # your own population recording (npz, format in the README); None: Allen only
 n_mice: int = 0  # mice (sessions) to decode, 0 means the profile choice: all 58 in the full profile
-quality: str = "published_like_qc"  # unit filter: published_like_qc, allen_default or none
-n_components: int = -1  # principal components per mouse as decoder input, 0 keeps all units, -1 the profile choice
+quality: str = "train_qc"  # unit filter: train_qc (RF test on train repeats), published_like_qc, allen_default, none
+n_components: int = -1  # principal components per mouse as neural-decoder input, 0 keeps all units, -1 the profile
 transfer_folds: int = 0  # folds of mice for transfer, 0 means the profile choice; the number of mice is one-out
 n_seeds: int = 0  # seeds of the neural decoders (mean ± s.d. over seeds when > 1), 0 means the profile choice
 
 # %%
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -58,22 +60,28 @@ from neurobook.course import check_answer, check_that
 from neurobook.data import allen_gabor, load_lurz2020
 from neurobook.data.simulate_gabor import ideal_observer_accuracy, simulate_gabor_sessions
 
-if quality not in allen_gabor.QUALITY_FILTERS:
-    raise ValueError(f"quality must be one of {sorted(allen_gabor.QUALITY_FILTERS)}, got {quality!r}")
+QUALITY_CHOICES = ("train_qc", *allen_gabor.QUALITY_FILTERS)
+if quality not in QUALITY_CHOICES:
+    raise ValueError(f"quality must be one of {sorted(QUALITY_CHOICES)}, got {quality!r}")
 if n_components < -1:
     raise ValueError(f"n_components must be >= -1 (-1 means the profile choice, 0 no PCA), got {n_components}")
+if data_file is not None and not Path(data_file).is_file():
+    raise FileNotFoundError(f"data_file {data_file!r} does not exist; pass the path of your population npz (format "
+                            "in the README, 'Bring your own data') or leave it out")
 this_run = nb.start_chapter(
     profile, device, seed,
-    quick=dict(n_mice=4, n_components=64, logistic_steps=120, neural_steps=200, latent=64, hidden=256, n_seeds=1,
-               transfer_folds=4, transfer_steps=150, adapt_steps=100, transfer_latent=32, transfer_hidden=64,
-               transfer_lr=1e-2, detail_mice=4, sim_sessions=2, batch=256, image_components=128, transfer_batch=64),
-    cpu=dict(n_mice=58, n_components=64, logistic_steps=150, neural_steps=250, latent=64, hidden=256, n_seeds=1,
-             transfer_folds=58, transfer_steps=120, adapt_steps=150, transfer_latent=32,
-             transfer_hidden=64, transfer_lr=1e-2, detail_mice=10, sim_sessions=3, batch=256, image_components=128,
-             transfer_batch=64),
-    gpu=dict(n_mice=58, n_components=0, logistic_steps=600, neural_steps=1500, latent=128, hidden=512, n_seeds=3,
-             transfer_folds=58, transfer_steps=1500, adapt_steps=600, transfer_latent=128, transfer_hidden=512,
-             transfer_lr=3e-3, detail_mice=58, sim_sessions=8, batch=1024, image_components=0, transfer_batch=512),
+    quick=dict(n_mice=4, n_components=64, neural_steps=200, latent=64, hidden=256, n_seeds=1, transfer_folds=4,
+               transfer_steps=150, adapt_steps=100, transfer_lr=1e-2, detail_mice=4, sim_sessions=2, batch=256,
+               image_components=128, transfer_batch=64, poisson_steps=100, fewshot_poisson_steps=60,
+               logistic_iter=300, logistic_steps=120),
+    cpu=dict(n_mice=58, n_components=64, neural_steps=250, latent=64, hidden=256, n_seeds=1, transfer_folds=58,
+             transfer_steps=250, adapt_steps=150, transfer_lr=1e-2, detail_mice=10, sim_sessions=3, batch=256,
+             image_components=128, transfer_batch=64, poisson_steps=300, fewshot_poisson_steps=100,
+             logistic_iter=1000, logistic_steps=150),
+    gpu=dict(n_mice=58, n_components=0, neural_steps=1500, latent=128, hidden=512, n_seeds=3, transfer_folds=58,
+             transfer_steps=1500, adapt_steps=600, transfer_lr=3e-3, detail_mice=58, sim_sessions=8, batch=1024,
+             image_components=0, transfer_batch=512, poisson_steps=300, fewshot_poisson_steps=300,
+             logistic_iter=1000, logistic_steps=600),
     overrides=dict(n_mice=n_mice, transfer_folds=transfer_folds, n_seeds=n_seeds),
 )
 run_profile, dev, settings = this_run.profile, this_run.device, this_run.settings
@@ -95,9 +103,12 @@ display(Markdown(this_run.describe()))
 # flashed for 250 ms at one of **9 x 9 positions** (-40° to 40° in 10° steps) in one of **3 orientations**
 # (0°, 45°, 90°): 243 conditions, 15 repeats each. We use the single-trial spike count of every unit in the 250 ms
 # after onset. Presentation order differs between sessions, so trials are matched across mice **by condition and
-# repeat, never by index**. Units pass an explicit quality filter, stated below. The data's own split holds out one
-# third of the repeats as **test**; of the remaining repeats, two are **validation** (they choose regularization and
-# checkpoints) and the rest **train**. Test trials never choose anything.
+# repeat, never by index**. Units pass an explicit quality filter, stated below: by default (`train_qc`) a unit must
+# respond to position in a one-way ANOVA on the **train repeats only** (allensdk's own `p_value_rf` is computed from
+# every presentation, test repeats included, so a filter on it lets the test trials choose the decoder's inputs),
+# plus the spike-sorting criteria of the published filter. The data's own split holds out one third of the repeats
+# as **test**; of the remaining repeats, two are **validation** (they choose regularization, checkpoints and the
+# decoder) and the rest **train**. Test trials never choose anything.
 
 # %%
 all_ids = allen_gabor.list_sessions(data_dir)
@@ -107,7 +118,11 @@ rng = np.random.default_rng(seed)
 mouse_ids = sorted(rng.choice(all_ids, settings["n_mice"], replace=False).tolist()) \
     if settings["n_mice"] < len(all_ids) else all_ids
 t0 = time.time()
-sessions_all = allen_gabor.load_gabor_sessions(mouse_ids, data_dir, quality=quality, include_lgd=True)
+sessions_all = allen_gabor.load_gabor_sessions(mouse_ids, data_dir, quality="none" if quality == "train_qc" else
+                                               quality, include_lgd=True)
+if quality == "train_qc":
+    sessions_all = decoding.select_train_qc(sessions_all)
+quality_text = decoding.units.TRAIN_QC if quality == "train_qc" else allen_gabor.QUALITY_FILTERS[quality]
 sessions = [s.area(*allen_gabor.AREAS) for s in sessions_all]  # cortex only for the main analyses
 load_seconds = time.time() - t0
 mice = pd.DataFrame([{"session": s.session_id, "genotype": str(s.meta["genotype"]).split("/")[0],
@@ -118,7 +133,7 @@ display(Markdown(
     f"**Data:** `{allen_gabor.NAME}` (real recordings: Allen Visual Coding Neuropixels, Siegle et al. 2021); "
     f"{len(sessions)} mice (one session each) of {len(all_ids)}; {int(mice['units'].sum())} cortical units and "
     f"{int(mice['LGd'].sum())} LGd units after the `{quality}` filter "
-    f"({allen_gabor.QUALITY_FILTERS[quality]}); 243 conditions x up to 15 repeats per mouse; loaded in "
+    f"({quality_text}); 243 conditions x up to 15 repeats per mouse; loaded in "
     f"{load_seconds:.1f} s."
 ))
 display(mice.head(12))
@@ -130,12 +145,14 @@ display(mice.head(12))
 # square-root counts). Right: the mean response of four units at the 81 positions, their receptive fields.
 
 # %%
-pop = decoding.build_population(sessions, n_components=settings["n_components"] or None, device=dev)
+full_pop = decoding.build_population(sessions, device=dev)  # every cortical unit: logistic and structured decoders
+pop = decoding.build_population(sessions, n_components=settings["n_components"] or None, device=dev) \
+    if settings["n_components"] else full_pop  # the neural decoders' input
 units_pop = decoding.build_population(sessions[: settings["detail_mice"]], device=dev)  # all cortical units
 # the area analysis takes the mice with at least 20 LGd units first, so that LGd and cortex compare within mice
 area_sessions = sorted(sessions_all, key=lambda s: lgd_units[s.session_id] < 20)[: settings["detail_mice"]]
 area_pop = decoding.build_population(area_sessions, device=dev)  # with LGd units
-display(Markdown(f"Decoder input: {'all units' if not pop.projected else str(settings['n_components']) + ' principal components per mouse (fitted on train repeats)'}; "  # noqa: E501
+display(Markdown(f"Neural decoder input: {'all units' if not pop.projected else str(settings['n_components']) + ' principal components per mouse (fitted on train repeats)'}; logistic and structured decoders: all units; "  # noqa: E501
                  f"{int((pop.split == 'train').sum())} train / {int((pop.split == 'validation').sum())} validation / "
                  f"{int((pop.split == 'test').sum())} test aligned trials per mouse."))
 
@@ -164,27 +181,33 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## Two decoders
+# ## Decoders, from the field's baseline to the task's structure
 #
-# Each mouse $a$ has its own units $x_a \in \mathbb{R}^{U_a}$ (square-root spike counts, z-scored on the train
-# repeats, optionally projected on the mouse's first principal components). Both decoders output class
-# probabilities for a task with $C$ classes (81 positions, 3 orientations or 243 conditions).
+# Each mouse $a$ has its own units $x_a$ (square-root spike counts in the 250 ms window, z-scored on the train
+# repeats). All decoders output a class for a task with $C$ classes (81 positions, 3 orientations, 243 conditions).
 #
-# * **Multinomial logistic regression**, one per mouse, with an L2 penalty chosen per mouse on the validation
-#   repeats from a grid:
+# * **Logistic regression, the baseline as the field builds it.** One multinomial logistic regression per mouse on
+#   **all** its units, $p(c \mid x_a) = \mathrm{softmax}_c(W_a^\top x_a + b_a)$, minimized **to convergence** by
+#   full-batch L-BFGS (the largest gradient entry below $10^{-4}$, scikit-learn's default criterion), its L2 strength
+#   chosen per mouse on the validation repeats from a 7-value grid, then **refitted on all non-test repeats**.
+# * **Neural decoder**: a per-mouse input layer into a shared latent space and one two-layer classifier shared by
+#   all mice, $p(c \mid x_a) = \mathrm{softmax}_c(f_\theta(V_a^\top x_a + d_a))$, trained jointly on the train
+#   repeats of all mice in one tensor step (units padded and masked), the checkpoint chosen on validation.
+# * **Poisson decoder on the task's structure** (position): each unit's mean count at the 243 conditions from a
+#   parametric tuning curve (a 2-D Gaussian receptive field times an orientation gain, plus a baseline) fitted on the
+#   train repeats, or from the condition means smoothed over neighbouring positions, shrunk toward the per-condition
+#   means by a weight chosen on validation; independent Poisson counts; an optional per-trial population gain;
+#   read out by the posterior summed over orientations (the Bayes choice for the position).
+# * **Gaussian decoder with the next window** (position): square-root counts with one covariance shared by all
+#   conditions (shrunk toward its diagonal; the shrinkage on validation), the same tuning means, and the **next
+#   presentation's window** as a second observation. The Gabors follow each other with no gap, so the window
+#   [0, 250 ms) after onset holds the previous stimulus's late response and loses the tail of this one, which lands
+#   in the next window; the weight of that window is chosen on validation, and the chosen models are refitted on all
+#   non-test repeats. A test presentation's counts never serve as the next window of a train or validation trial.
 #
-#   $$ p(c \mid x_a) = \mathrm{softmax}_c\left(W_a^\top x_a + b_a\right). $$
-#
-# * **Neural decoder**: a per-mouse *input layer* maps the mouse's units into a shared latent space, and one
-#   *classifier* (a two-layer perceptron $f_\theta$) shared by all mice reads the latent:
-#
-#   $$ p(c \mid x_a) = \mathrm{softmax}_c\left(f_\theta\left(V_a^\top x_a + d_a\right)\right). $$
-#
-#   The input layers and the classifier are trained together on the train repeats of all mice; the checkpoint
-#   with the best validation accuracy is kept.
-#
-# All mice are trained **in one model**: the weights of every mouse sit in one tensor (units padded and masked)
-# and one optimizer step updates all mice at once on the device, not one small model per mouse.
+# **The decoder is chosen on validation.** The decoder reported as *best* is the one with the highest median
+# validation accuracy over the mice; the test repeats only score it. Each validation accuracy here is that of a fit
+# whose settings were chosen on the same validation repeats (slightly optimistic, alike for all four).
 
 # %%
 tasks = ["position", "orientation", "condition"]
@@ -201,50 +224,107 @@ def over_seeds(values: list[float] | np.ndarray, fmt: str = "{:.1%}") -> str:
 
 results, neural_runs = {}, {}
 for task in tasks:
-    results[(task, "logistic")] = decoding.decode_logistic(pop, task, l2_grid=(1e-3, 1e-2, 1e-1),
-                                                           steps=settings["logistic_steps"],
-                                                           batch_size=settings["batch"], seed=seed)
+    results[(task, "logistic")] = decoding.decode_logistic_baseline(full_pop, task,
+                                                                    max_iter=settings["logistic_iter"], seed=seed)
     neural_runs[task] = [decoding.decode_neural(pop, task, latent=settings["latent"], hidden=settings["hidden"],
                                                 steps=settings["neural_steps"], batch_size=settings["batch"], seed=s)
                          for s in seeds]
     results[(task, "neural")] = neural_runs[task][0]  # the first seed's predictions feed the figures below
-shuffled = decoding.decode_logistic(pop, "position", l2_grid=(1e-2,), steps=settings["logistic_steps"],
-                                    batch_size=settings["batch"], seed=seed, shuffle_labels=True)
-# per mouse: accuracy (mean over seeds for the neural decoder); per seed: the median over mice
-acc_by = {(task, "logistic"): results[(task, "logistic")].accuracy() for task in tasks}
+results[("position", "Poisson")] = decoding.decode_poisson(sessions, full_pop, "position",
+                                                           steps=settings["poisson_steps"])
+results[("position", "Gaussian + next window")] = decoding.decode_gaussian(
+    sessions, full_pop, "position", windows="both", refit=True, steps=settings["poisson_steps"])
+shuffled = decoding.decode_logistic_baseline(full_pop, "position", l2_grid=(0.1,), max_iter=settings["logistic_iter"],
+                                             shuffle_labels=True, seed=seed)
+acc_by = {key: r.accuracy() for key, r in results.items()}
 acc_by |= {(task, "neural"): np.mean([r.accuracy() for r in neural_runs[task]], axis=0) for task in tasks}
 seed_medians = {task: np.array([np.median(r.accuracy()) for r in neural_runs[task]]) for task in tasks}
 rows = []
 for (task, kind), r in results.items():
     med, lo, hi = decoding.bootstrap_median_ci(acc_by[(task, kind)], seed=seed)
     rows.append({"task": task, "decoder": kind, "classes": allen_gabor.TASKS[task], "chance": r.chance,
+                 "median validation": float(np.nanmedian(r.chosen["val_accuracy"])),
                  "median accuracy": med, "95% CI low": lo, "95% CI high": hi,
                  "s.d. over seeds": seed_medians[task].std(ddof=1) if kind == "neural" and len(seeds) > 1
-                 else np.nan,
-                 "min": np.nanmin(acc_by[(task, kind)]), "max": np.nanmax(acc_by[(task, kind)]),
+                 else np.nan, "min": np.nanmin(acc_by[(task, kind)]), "max": np.nanmax(acc_by[(task, kind)]),
                  "seconds": sum(x.seconds for x in neural_runs[task]) if kind == "neural" else r.seconds})
 med_sh = decoding.bootstrap_median_ci(shuffled.accuracy(), seed=seed)
 rows.append({"task": "position", "decoder": "logistic, shuffled labels", "classes": 81, "chance": 1 / 81,
              "median accuracy": med_sh[0], "95% CI low": med_sh[1], "95% CI high": med_sh[2],
-             "s.d. over seeds": np.nan, "min": np.nanmin(shuffled.accuracy()), "max": np.nanmax(shuffled.accuracy()),
-             "seconds": shuffled.seconds})
+             "min": np.nanmin(shuffled.accuracy()), "max": np.nanmax(shuffled.accuracy()), "seconds": shuffled.seconds})
 within = pd.DataFrame(rows)
 display(within.round(3))
-acc_pos = {k: acc_by[("position", k)] for k in ("logistic", "neural")}
-pos_neural, pos_logit = float(seed_medians["position"].mean()), float(np.median(acc_pos["logistic"]))
-orient_neural = float(seed_medians["orientation"].mean())
-cond_neural = float(seed_medians["condition"].mean())
+logit = {task: results[(task, "logistic")] for task in tasks}
 logit_median = {task: float(np.median(acc_by[(task, "logistic")])) for task in tasks}
+logit_ci = {task: decoding.bootstrap_median_ci(acc_by[(task, "logistic")], seed=seed)[1:] for task in tasks}
+converged = {task: float(np.mean(logit[task].chosen["converged"])) for task in tasks}
 display(Markdown(
-    f"Over {pop.n_animals} mice the median single-trial **position** accuracy (81-way, chance 1.2%) is "
-    f"**{over_seeds(seed_medians['position'])}** with the neural decoder (latent {settings['latent']}, hidden "
-    f"{settings['hidden']}) and {pos_logit:.1%} with logistic regression; the neural decoder "
-    f"is better in {int((acc_pos['neural'] > acc_pos['logistic']).sum())} of {pop.n_animals} mice. Orientation "
-    f"(3-way, chance 33%): {over_seeds(seed_medians['orientation'])}; condition (243-way, chance 0.4%): "
-    f"{over_seeds(seed_medians['condition'])}. Logistic regression on shuffled training labels stays at "
-    f"{med_sh[0]:.1%}."
+    f"**The baseline.** Converged logistic regression on all units reaches a median **{logit_median['position']:.1%}** "
+    f"on position (95% CI over mice {logit_ci['position'][0]:.1%}–{logit_ci['position'][1]:.1%}; chance 1.2%), "
+    f"**{logit_median['orientation']:.1%}** on orientation ({logit_ci['orientation'][0]:.1%}–"
+    f"{logit_ci['orientation'][1]:.1%}; chance 33%) and {logit_median['condition']:.1%} on condition; "
+    f"the refits converged in {converged['position']:.0%} / {converged['orientation']:.0%} / "
+    f"{converged['condition']:.0%} of mice (position / orientation / condition; median "
+    f"{np.median(logit['position'].chosen['n_iter']):.0f} L-BFGS iterations for position; chosen L2 from "
+    f"{logit['position'].chosen['l2'].min():g} to {logit['position'].chosen['l2'].max():g}). With shuffled "
+    f"training labels it stays at {med_sh[0]:.1%}."
 ))
 assert med_sh[0] < 3 / 81, "the shuffled-label control should sit at chance"
+acc_pos = {k: acc_by[("position", k)] for k in ("logistic", "neural")}
+pos_neural, pos_logit = float(seed_medians["position"].mean()), logit_median["position"]
+orient_neural, cond_neural = float(seed_medians["orientation"].mean()), float(seed_medians["condition"].mean())
+
+# %% [markdown]
+# ### The best decoder, chosen on validation, against the baseline
+#
+# The comparison is paired: the same test trials of the same mice. Its interval comes from a two-level bootstrap
+# (mice with replacement, then each mouse's test trials with replacement, the same trials for both decoders) of
+# the median over mice of the per-mouse difference; a second interval resamples the mice only.
+
+# %%
+position_kinds = [kind for (task, kind) in results if task == "position"]
+val_median = {kind: float(np.nanmedian(results[("position", kind)].chosen["val_accuracy"])) for kind in position_kinds}
+best_kind = max(val_median, key=val_median.get)
+best = results[("position", best_kind)]
+best_acc = acc_by[("position", best_kind)]
+best_median, *best_ci = decoding.bootstrap_median_ci(best_acc, seed=seed)
+test_mask_pos = full_pop.mask("test").cpu().numpy()
+logit_pos = logit["position"]
+diff_trials = decoding.paired_bootstrap_ci(best.pred == best.labels, logit_pos.pred == logit_pos.labels, test_mask_pos,
+                                           seed=seed)
+diff_mice = decoding.paired_bootstrap_ci(best.pred == best.labels, logit_pos.pred == logit_pos.labels, test_mask_pos,
+                                         trials=False, seed=seed)
+n_better = int((best_acc > acc_by[("position", "logistic")]).sum())
+choice = pd.DataFrame({"median validation accuracy": val_median,
+                       "median test accuracy": {k: float(np.median(acc_by[("position", k)])) for k in position_kinds}})
+display(choice.round(3))
+display(Markdown(
+    f"Chosen on validation: **{best_kind}**, median test position accuracy **{best_median:.1%}** (95% CI over mice "
+    f"{best_ci[0]:.1%}–{best_ci[1]:.1%}). Paired with the baseline on the same test trials, the median per-mouse "
+    f"difference is {diff_trials[0]:+.3f} (95% CI {diff_trials[1]:+.3f} to {diff_trials[2]:+.3f} over mice and "
+    f"trials; {diff_mice[1]:+.3f} to {diff_mice[2]:+.3f} over mice only); it is better in {n_better} of "
+    f"{full_pop.n_animals} mice. The candidate list (these four decoders) was fixed while this edition was written, "
+    f"after earlier versions of the chapter had shown their test numbers: the choice among them is made on "
+    f"validation, the list itself is not free of hindsight."
+))
+
+# %% [markdown]
+# ### A control: the previous stimulus
+#
+# If the window holds the previous stimulus's late response, a decoder trained to report the **previous**
+# presentation's position from the current window beats chance (1/81). On the simulated populations below, without
+# spill-over, the same control sits at chance; with spill-over it does not (tested in `tests/`).
+
+# %%
+previous = decoding.decode_previous(sessions, full_pop, "position", steps=settings["poisson_steps"])
+previous_acc = previous.accuracy()
+previous_median, *previous_ci = decoding.bootstrap_median_ci(previous_acc, seed=seed)
+display(Markdown(
+    f"The previous presentation's position is decoded from the current window at a median **{previous_median:.1%}** "
+    f"(95% CI {previous_ci[0]:.1%}–{previous_ci[1]:.1%}; chance {1 / 81:.1%}; Poisson decoder, "
+    f"{previous.seconds:.0f} s): the window does hold part of the previous stimulus's response, which is why the "
+    f"next window carries part of this one's."
+))
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
@@ -271,7 +351,7 @@ plt.show()
 
 # %%
 grid = pop.position_deg()
-pos_res = results[("position", "neural")]
+pos_res = best  # the decoder chosen on validation
 test_mask = pos_res.test_mask
 err = decoding.position_error_deg(pos_res.pred, pos_res.labels, grid)
 err_per_mouse = np.array([np.median(err[a][test_mask[a]]) for a in range(pop.n_animals)])
@@ -279,7 +359,7 @@ chance_err = float(np.mean(np.linalg.norm(grid[:, None] - grid[None], axis=-1)))
 near_per_mouse = np.array([np.mean(err[a][test_mask[a]] <= 10 * np.sqrt(2) + 1e-6) for a in range(pop.n_animals)])
 cm = decoding.confusion_matrix(pos_res.pred[test_mask], np.broadcast_to(pos_res.labels, test_mask.shape)[test_mask],
                                81)
-display(Markdown(f"Median position error of the neural decoder over mice: **{np.median(err_per_mouse):.1f}°** "
+display(Markdown(f"Median position error of the {best_kind} decoder over mice: **{np.median(err_per_mouse):.1f}°** "
                  f"(mean distance between two random positions: {chance_err:.1f}°; grid step 10°); in the median "
                  f"mouse {np.median(near_per_mouse):.0%} of test trials are decoded at the true position or one of "
                  f"its 8 neighbours."))
@@ -372,66 +452,97 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## Across animals: transfer to a new mouse
+# ## Across animals: transfer to a new mouse, against what the mouse alone can do
 #
 # The shared classifier is trained on the other mice (with their input layers); a held-out mouse then gets a fresh
-# input layer, fitted on only $k$ training trials per position with the classifier frozen (**adapted**). The
-# comparison trains a whole decoder on the same $k$ trials per class (**from scratch**). Mice are split into
-# folds and every fold's classifier is trained in the same model step; with as many folds as mice this is
-# leave-one-mouse-out, which the full profile runs over all 58 mice on a CPU as on a GPU (58 classifiers, each with
-# the input layers of the 57 mice it sees, in one tensor step). So that the whole chapter stays within 10 minutes on
-# 2 CPU cores, the cpu profile uses smaller transfer decoders (latent 32, hidden 64; 120 steps of 64 trials per
-# mouse and fold at learning rate 0.01, then 150 adaptation steps) than the gpu profile (latent 128, hidden 512;
-# 1500 steps of 512 trials at 0.003, 600 adaptation steps, 3 seeds); the sentence below the table names the
-# settings of this run. The reference is each mouse's own within-animal accuracy (neural decoder, all train
-# repeats).
+# input layer, fitted on only $k$ training trials per position with the classifier frozen (**adapted**). Mice are
+# split into folds and every fold's classifier is trained in the same tensor step; with as many folds as mice this
+# is leave-one-mouse-out. The transfer decoder has **the same size** as the within-animal neural decoder (latent
+# and hidden widths of this run's profile).
+#
+# **The alternatives get the same trials.** At every $k$ the held-out mouse's own decoders are trained on exactly
+# the $k$ trials per position that the adapted decoder gets (the same nested sets): a neural decoder from scratch,
+# the converged logistic regression and the structured Poisson decoder, the last two with their settings chosen on
+# the validation repeats (an advantage the adapted decoder does not have). The **best alternative** at each $k$ is
+# the one with the highest median validation accuracy. **Trial savings**: how many labelled trials per position the
+# best alternative needs to reach the adapted decoder's median accuracy at 5 trials, divided by 5 (interpolated
+# in log trials between the counts run, up to all train repeats).
 
 # %%
 n_folds = min(settings["transfer_folds"], pop.n_animals)
 transfers = [decoding.transfer_across_animals(
-    pop, "position", n_folds=n_folds, shots=SHOTS, latent=settings["transfer_latent"],
-    hidden=settings["transfer_hidden"], lr=settings["transfer_lr"], steps=settings["transfer_steps"],
-    adapt_steps=settings["adapt_steps"], batch_size=settings["transfer_batch"], seed=s) for s in seeds]
+    pop, "position", n_folds=n_folds, shots=SHOTS, latent=settings["latent"], hidden=settings["hidden"],
+    lr=settings["transfer_lr"], steps=settings["transfer_steps"], adapt_steps=settings["adapt_steps"],
+    batch_size=settings["transfer_batch"], seed=s) for s in seeds]
 transfer_seconds = sum(t.seconds for t in transfers)
 tt_seeds = pd.concat([t.table().assign(seed=s) for t, s in zip(transfers, seeds, strict=True)], ignore_index=True)
 tt_seeds["within"] = tt_seeds["session"].map(dict(zip(pop.session_ids, acc_pos["neural"], strict=True)))
 tt_seeds["adapted / within"] = tt_seeds["adapted"] / tt_seeds["within"]
-transfer_cols = ["adapted", "scratch", "adapted / within"]
-per_seed = tt_seeds.groupby(["seed", "shots"])[transfer_cols].median()  # median over mice, per seed
-transfer_summary = per_seed.groupby("shots").mean()
-if len(seeds) > 1:
-    transfer_summary = transfer_summary.join(per_seed.groupby("shots").std(ddof=1), rsuffix=" (s.d. over seeds)")
-display(transfer_summary.round(3))
+per_seed = tt_seeds.groupby(["seed", "shots"])[["adapted", "scratch", "adapted / within"]].median()
 tt = tt_seeds.groupby(["session", "shots"], as_index=False)[["adapted", "scratch", "within", "adapted / within"]].mean()
 five = tt.query("shots == 5")  # per mouse, mean over seeds
 five_seed = per_seed.xs(5, level="shots")
 ratio5 = float(five_seed["adapted / within"].mean())
 ratio10 = float(per_seed.xs(10, level="shots")["adapted / within"].mean())
 adapted5, scratch5 = float(five_seed["adapted"].mean()), float(five_seed["scratch"].mean())
+
+t0 = time.time()
+per_class = int(np.bincount(full_pop.labels("position")[full_pop.split == "train"]).min())
+ALT_SHOTS = sorted({*SHOTS, per_class})
+alternatives = decoding.few_shot_alternatives(sessions, full_pop, "position", ALT_SHOTS, seed=seeds[0],
+                                              poisson_steps=settings["fewshot_poisson_steps"])
+alternatives_seconds = time.time() - t0
+few = decoding.compare_few_shot(transfers[0], alternatives, ALT_SHOTS, full_pop)
+few_table = few.table()
+display(few_table[[c for c in few_table.columns if "validation)" not in c or c.startswith("best")]].round(3))
+best_alt = few.best_alternative()
+best_alt5 = best_alt[ALT_SHOTS.index(5)]
+transfer_diff = decoding.paired_bootstrap_ci(few.correct("adapted", 5), few.correct(best_alt5, 5), few.test_mask,
+                                             seed=seed)
+best_curve_mice = few.best_alternative_accuracy()  # (mice, shots)
+adapted5_mice = few.accuracy("adapted")[:, ALT_SHOTS.index(5)]
+
+
+def savings_of(rows: np.ndarray) -> float:
+    """Trial savings at 5 shots on the mice ``rows`` (medians over those mice)."""
+    return decoding.trial_savings(ALT_SHOTS, np.nanmedian(best_curve_mice[rows], axis=0),
+                                  float(np.nanmedian(adapted5_mice[rows])), at=5)
+
+
+all_rows = np.arange(full_pop.n_animals)
+savings = savings_of(all_rows)
+boot_rng = np.random.default_rng(seed)
+savings_boot = np.sort([savings_of(boot_rng.choice(all_rows, len(all_rows))) for _ in range(500)])
+savings_ci = (float(savings_boot[12]), float(savings_boot[487]))  # 2.5% and 97.5% of 500 (inf allowed)
+savings_text = (f"more than {max(ALT_SHOTS) / 5:.1f}x (the best alternative does not reach it even with all "
+                f"{max(ALT_SHOTS)} train trials per position)" if np.isinf(savings) else f"{savings:.2f}x")
 display(Markdown(
-    f"With **5 trials per position**, the adapted decoder reaches a median {over_seeds(five_seed['adapted'])} on a "
-    f"held-out mouse ({over_seeds(five_seed['adapted / within'], '{:.0%}')} of that mouse's own within-animal "
-    f"accuracy), against {over_seeds(five_seed['scratch'])} from scratch on the same trials ({n_folds} folds of "
-    f"{pop.n_animals} mice{', leave-one-mouse-out' if n_folds == pop.n_animals else ''}; transfer decoder latent "
-    f"{settings['transfer_latent']}, hidden {settings['transfer_hidden']}, {settings['transfer_steps']} steps of "
-    f"{settings['transfer_batch']} trials per mouse and fold at learning rate {settings['transfer_lr']:g}, "
-    f"{settings['adapt_steps']} adaptation steps; "
-    f"{transfer_seconds:.0f} s)."
+    f"With **5 trials per position** the adapted decoder reaches a median **{adapted5:.1%}** on a held-out mouse "
+    f"({over_seeds(five_seed['adapted / within'], '{:.0%}')} of that mouse's own within-animal neural accuracy); "
+    f"the best alternative on validation at 5 trials is **{best_alt5}** at "
+    f"{few_table.loc[5, best_alt5]:.1%}. Adapted minus best alternative, paired on the same test trials: "
+    f"**{transfer_diff[0]:+.3f}** (95% CI {transfer_diff[1]:+.3f} to {transfer_diff[2]:+.3f}, over mice and trials). "
+    f"Trial savings: **{savings_text}** (95% CI over mice {savings_ci[0]:.2f} to {savings_ci[1]:.2f}). "
+    f"({n_folds} folds of {pop.n_animals} mice{', leave-one-mouse-out' if n_folds == pop.n_animals else ''}; "
+    f"transfer decoder latent {settings['latent']}, hidden {settings['hidden']}, {settings['transfer_steps']} steps "
+    f"of {settings['transfer_batch']} trials per mouse and fold at learning rate {settings['transfer_lr']:g}, "
+    f"{settings['adapt_steps']} adaptation steps, {transfer_seconds:.0f} s; alternatives {alternatives_seconds:.0f} s.)"
 ))
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(5, 3.4))
-for col, c in (("adapted", "C0"), ("scratch", "C1")):
-    q = tt.groupby("shots")[col].quantile([0.25, 0.5, 0.75]).unstack()
-    ax.plot(q.index, q[0.5], "o-", color=c, label=col)
-    ax.fill_between(q.index, q[0.25], q[0.75], color=c, alpha=0.2)
-ax.axhline(np.median(acc_pos["neural"]), color="k", lw=0.8, label="within-animal (median)")
+fig, ax = plt.subplots(figsize=(5.5, 3.6))
+for name, c in (("adapted", "C0"), ("scratch", "C1"), ("logistic", "C2"), ("poisson", "C3")):
+    if name in few.predictions:
+        med = np.nanmedian(few.accuracy(name), axis=0)
+        ok = np.isfinite(med)
+        ax.plot(np.asarray(ALT_SHOTS)[ok], med[ok], "o-", color=c, label=name)
+ax.axhline(np.median(acc_pos["neural"]), color="k", lw=0.8, label="within-animal neural (all train)")
 ax.axhline(1 / 81, color="k", ls="--", lw=0.8, label="chance")
 ax.set_xscale("log")
-ax.set_xticks(SHOTS, [str(k) for k in SHOTS])
-ax.set_xlabel("training trials per position (held-out mouse)")
-ax.set_ylabel("position accuracy (test)")
-ax.legend(fontsize=8)
+ax.set_xticks(ALT_SHOTS, [str(k) for k in ALT_SHOTS])
+ax.set_xlabel("labelled trials per position (held-out mouse)")
+ax.set_ylabel("position accuracy (test, median)")
+ax.legend(fontsize=7)
 plt.show()
 
 # %% [markdown]
@@ -468,23 +579,32 @@ display(Markdown(
 # %% [markdown]
 # ## Beside the paper
 #
+# **What Iqbal et al. decoded.** Their abstract (arXiv:1911.05479, IJCNN 2019) says they decoded Allen Neuropixels
+# responses of mouse visual cortex "to predict the presented stimuli to the animal for natural (bear, trees,
+# cheetah, etc.) and artificial (drifted gratings, orientated bars, etc.) classes", with a deep network, "as much as
+# 100%" within one animal and 91% across animals, by training on one animal and testing on others. The abstract does
+# not give the number of classes, and the full text is not among the sources this book could read; we therefore do
+# not state a class count or chance level for their task. Ours is a different, finer task on the Allen Gabor
+# stimulus (the one whose single trials are in the offline data); the paper's own stimuli (natural scenes, static
+# gratings) are decoded below when their download is present.
+#
 # | | Iqbal et al. 2019 | this chapter |
 # |---|---|---|
-# | classes | a few coarse classes (natural scenes vs gratings etc.) | 81 positions, 3 orientations, 243 conditions |
-# | chance | 1/(number of classes), high | 1.2% (position), 33% (orientation), 0.4% (condition) |
-# | within animal | up to **100%** | see below (and 100 natural images in Lurz V1) |
-# | across animals | **91%** (transfer learning) | see below |
+# | stimuli | natural and artificial classes (count not in the abstract) | Gabor: 81 positions x 3 orientations |
+# | chance | not stated in the abstract | 1.2% (position), 33% (orientation), 0.4% (condition) |
+# | within animal | up to **100%** | see below |
+# | across animals | **91%** (train on one animal, test on others) | see below |
 
 # %%
 display(Markdown(
-    f"**Ours** (profile `{run_profile.name}`, {pop.n_animals} mice): within animal, position "
-    f"{pos_neural:.1%} (chance {1 / 81:.1%}), orientation {orient_neural:.1%}, condition {cond_neural:.1%}; "
-    f"across animals (position, 5 trials per class): {adapted5:.1%}; natural images (Lurz V1, "
-    f"100-way, one trial): {image_acc:.1%}. "
-    f"**Paper:** 100% within, 91% across. The numbers are not comparable as such: telling a natural scene from a "
-    f"grating is a coarse discrimination of very different stimuli, while ours asks where a 250 ms patch was among "
-    f"81 places 10° apart and how it was tilted, on single trials. Our position errors are mostly to neighbouring "
-    f"positions (median error {np.median(err_per_mouse):.0f}°, grid step 10°)."
+    f"**Ours** (profile `{run_profile.name}`, {pop.n_animals} mice): within animal, position {best_median:.1%} with "
+    f"the decoder chosen on validation ({best_kind}; chance {1 / 81:.1%}), orientation "
+    f"{logit_median['orientation']:.1%} "
+    f"(logistic), condition {logit_median['condition']:.1%} (logistic); across animals (position, 5 labelled trials "
+    f"per class of the new mouse): {adapted5:.1%}; natural images (Lurz V1, 100-way, one trial): {image_acc:.1%}. "
+    f"**Paper:** 100% within, 91% across, on a coarser task whose chance level the abstract does not give: the "
+    f"numbers are not comparable as such. Our position errors are mostly to neighbouring positions (median error "
+    f"{np.median(err_per_mouse):.0f}°, grid step 10°)."
 ))
 
 # %% [markdown]
@@ -493,113 +613,72 @@ display(Markdown(
 # Simulated mice get units with Gaussian receptive fields on the same grid and orientation tuning, Poisson spike
 # counts, and their own random presentation order, so the answer is known: the **ideal observer** that knows the
 # true rates is the best any decoder can do. A decoder that works should come close to it; with shuffled labels it
-# must fall to chance.
+# must fall to chance. The previous-stimulus control must sit at chance here (these simulated windows do not spill).
 
 # %%
 sim = simulate_gabor_sessions(settings["sim_sessions"], (100, 200), seed=seed)
-sim_pop = decoding.build_population(sim, n_components=settings["n_components"] or None, device=dev)
+sim_pop = decoding.build_population(sim, device=dev)
 sim_rows = []
 for task in ("position", "orientation"):
     ideal = np.array([ideal_observer_accuracy(s, task) for s in sim])
-    lr_fit = decoding.decode_logistic(sim_pop, task, l2_grid=(1e-3, 1e-2, 1e-1), steps=settings["logistic_steps"],
-                                      seed=seed)
+    lr_fit = decoding.decode_logistic_baseline(sim_pop, task, max_iter=settings["logistic_iter"], seed=seed)
     nn_fit = decoding.decode_neural(sim_pop, task, steps=settings["neural_steps"], batch_size=settings["batch"],
                                     seed=seed)
-    sh_fit = decoding.decode_logistic(sim_pop, task, l2_grid=(1e-2,), steps=settings["logistic_steps"], seed=seed,
-                                      shuffle_labels=True)
+    po_fit = decoding.decode_poisson(sim, sim_pop, task, steps=settings["poisson_steps"])
+    sh_fit = decoding.decode_logistic_baseline(sim_pop, task, l2_grid=(0.1,), max_iter=settings["logistic_iter"],
+                                               seed=seed, shuffle_labels=True)
     sim_rows.append({"task": task, "chance": 1 / allen_gabor.TASKS[task], "ideal observer": ideal.mean(),
-                     "logistic": lr_fit.accuracy().mean(), "neural": nn_fit.accuracy().mean(),
-                     "shuffled labels": sh_fit.accuracy().mean()})
+                     "Poisson": po_fit.accuracy().mean(), "logistic": lr_fit.accuracy().mean(),
+                     "neural": nn_fit.accuracy().mean(), "shuffled labels": sh_fit.accuracy().mean()})
+sim_previous = float(decoding.decode_previous(sim, sim_pop, "position",
+                                              steps=settings["poisson_steps"]).accuracy().mean())
 sim_table = pd.DataFrame(sim_rows).set_index("task")
 display(Markdown("**Data:** simulated mouse populations (ground truth known) on the Allen Gabor stimulus layout."))
 display(sim_table.round(3))
+display(Markdown(f"Previous-stimulus control on the simulated mice: {sim_previous:.1%} (chance {1 / 81:.1%})."))
 sim_pos = sim_table.loc["position"]
 assert sim_pos["shuffled labels"] < 3 / 81 < sim_pos["logistic"] <= sim_pos["ideal observer"] + 0.05
-assert sim_pos["neural"] > 0.4 * sim_pos["ideal observer"], "the neural decoder should approach the ideal observer"
+assert sim_pos["Poisson"] > sim_pos["ideal observer"] - 0.1, "the Poisson decoder should reach the ideal observer"
+assert sim_previous < 3 / 81, "without spill-over the previous stimulus cannot be decoded"
 assert sim_pos["ideal observer"] < 1, "the text below says that even the ideal observer misses some positions"
 
 # %% [markdown]
 # ## The aims, judged
 #
-# The aims set for this chapter: the neural decoder beats the logistic baseline; the median position accuracy over
-# the mice reaches at least 0.40; with 5 trials per class an adapted mouse reaches at least 80% of its own
-# within-animal accuracy (median over held-out mice). Each is judged on this run's numbers; where one is short the
-# sentence says by how much and what else the run measured about it, not why (the run does not test causes).
+# The aims of this edition: the baseline is as strong as the field makes it (converged logistic regression: median
+# position accuracy at least 0.32 and orientation at least 0.50, the level of a plain logistic regression on these
+# data); the decoder chosen on validation reaches a median position accuracy of at least 0.40, with its interval;
+# transfer beats the best within-mouse alternative on the same 5 trials per position by at least 0.05, with a paired
+# interval that excludes 0, and saves at least half the labelled trials (savings >= 2x). Each is judged on this run's
+# numbers; where one is short the sentence says by how much and what the run measured about it.
 
 # %%
 AIMS = chapter_aims("ch03_decoding")  # each threshold defined once, in neurobook/aims.py (the scorecard reads it too)
-aim_beats, aim_position, aim_transfer = (AIMS[key] for key in (
-    "neural_minus_logistic_position", "within_position_median_neural", "transfer_adapted_over_within_5shot_median"))
-AIM_POSITION, AIM_RATIO = aim_position.threshold, aim_transfer.threshold
-diff_pos = acc_pos["neural"] - acc_pos["logistic"]
-diff_med, diff_lo, diff_hi = decoding.bootstrap_median_ci(diff_pos, seed=seed)
-n_better = int((diff_pos > 0).sum())
-task_diffs = {task: float(seed_medians[task].mean()) - logit_median[task] for task in tasks}
-aim_met = {"neural_beats_logistic": aim_beats.met(pos_neural - pos_logit),
-           "position_median_040": aim_position.met(pos_neural), "transfer_5shot_080": aim_transfer.met(ratio5)}
-aims = pd.DataFrame([
-    {"aim": aim.label, "threshold": aim.target, "ours": ours, "met": aim_met[name]}
-    for name, aim, ours in (
-        ("neural_beats_logistic", aim_beats, f"{pos_neural - pos_logit:+.3f} ({pos_neural:.3f} vs {pos_logit:.3f})"),
-        ("position_median_040", aim_position, f"{pos_neural:.3f} ({pop.n_animals} mice)"),
-        ("transfer_5shot_080", aim_transfer, f"{ratio5:.3f} ({n_folds} folds of {pop.n_animals} mice)"),
-    )
-]).set_index("aim")
+aim_values = {"logistic_position_median": (logit_median["position"], logit_ci["position"]),
+              "logistic_orientation_median": (logit_median["orientation"], logit_ci["orientation"]),
+              "best_position_median": (best_median, tuple(best_ci)),
+              "transfer_5shot_minus_best_alternative": (transfer_diff[0], transfer_diff[1:]),
+              "trial_savings": (savings, savings_ci)}
+aim_met = {key: AIMS[key].met(value) for key, (value, _) in aim_values.items()}
+aim_met["transfer_5shot_minus_best_alternative"] &= transfer_diff[1] > 0  # and its paired interval excludes 0
+sentences = [verdict(AIMS[key], value, ci) for key, (value, ci) in aim_values.items()]
+if not aim_met["transfer_5shot_minus_best_alternative"] and AIMS["transfer_5shot_minus_best_alternative"].met(
+        transfer_diff[0]):
+    sentences[3] += " Its paired interval does not exclude 0, so the aim counts as not met."
+n_reach = int((best_acc >= AIMS["best_position_median"].threshold).sum())
+sentences[2] += (f" {n_reach} of {full_pop.n_animals} mice reach it with {best_kind}; the ideal observer on the "
+                 f"simulated populations (receptive fields σ 15°) reaches {sim_pos['ideal observer']:.1%}.")
+if not aim_met["transfer_5shot_minus_best_alternative"]:
+    sentences[3] += (f" At 5 trials per position: adapted {adapted5:.1%}, from scratch {scratch5:.1%}, "
+                     + ", ".join(f"{a} {few_table.loc[5, a]:.1%}" for a in few.alternatives() if a != "scratch")
+                     + f"; the adapted decoder reaches {ratio5:.0%} of the within-animal neural accuracy.")
+aims = pd.DataFrame([{"aim": AIMS[key].label, "threshold": AIMS[key].target, "ours": AIMS[key].fmt.format(value),
+                      "interval": f"{AIMS[key].fmt.format(ci[0])} to {AIMS[key].fmt.format(ci[1])}",
+                      "met": aim_met[key]} for key, (value, ci) in aim_values.items()]).set_index("aim")
 display(aims)
-
-hist = [r.chosen["history"] for r in neural_runs["position"]]
-at_last = sum(max(h, key=lambda e: e["val_acc"])["step"] == h[-1]["step"] for h in hist)
-other_tasks = ", ".join(f"{t} {d:+.3f}" for t, d in task_diffs.items() if t != "position")
-s1 = verdict(aim_beats, pos_neural - pos_logit) + " "
-if aim_met["neural_beats_logistic"]:
-    s1 += (f"The neural decoder's median position accuracy is {pos_neural:.1%} against {pos_logit:.1%} for "
-           f"logistic regression; it is better in {n_better} of {pop.n_animals} mice "
-           f"(median paired difference {diff_med:+.3f}, 95% CI {diff_lo:+.3f} to {diff_hi:+.3f}). Neural minus "
-           f"logistic on the other tasks: {other_tasks}.")
-else:
-    s1 += (f"The neural decoder reaches {pos_neural:.1%} against {pos_logit:.1%} for logistic regression and is "
-           f"better in only {n_better} of {pop.n_animals} mice (median paired "
-           f"difference {diff_med:+.3f}, 95% CI {diff_lo:+.3f} to {diff_hi:+.3f}); other tasks: {other_tasks}. In "
-           f"{at_last} of {len(hist)} seed(s) its best validation checkpoint was the last one evaluated (step "
-           f"{hist[0][-1]['step']}), {'so validation accuracy was still rising when training stopped' if at_last else 'so training had levelled off before it stopped'}.")  # noqa: E501
-n_reach = int((acc_pos["neural"] >= AIM_POSITION).sum())
-sizes_seen = curve_summary[curve_summary["count"] >= 1]
-s2 = verdict(aim_position, pos_neural) + " "
-if aim_met["position_median_040"]:
-    s2 += f"{n_reach} of {pop.n_animals} mice reach {AIM_POSITION:.0%}."
-else:
-    s2 += (f"{n_reach} of {pop.n_animals} mice reach {AIM_POSITION:.0%}; the best {np.max(acc_pos['neural']):.1%}. "
-           f"What the run shows about the "
-           f"errors: the median error is {np.median(err_per_mouse):.0f}° on a 10° grid and in the median mouse "
-           f"{np.median(near_per_mouse):.0%} of test trials land on the true position or a neighbour; logistic "
-           f"accuracy grows from {sizes_seen['median'].iloc[0]:.1%} with {sizes_seen.index[0]} units to "
-           f"{sizes_seen['median'].iloc[-1]:.1%} with {sizes_seen.index[-1]} (first {settings['detail_mice']} mice, "
-           f"{int(sizes_seen['count'].iloc[-1])} of which have that many); on the simulated populations "
-           f"(receptive fields σ 15°) the ideal observer's position accuracy is "
-           f"{sim_pos['ideal observer']:.1%}. Whether "
-           f"more units, more trials or another decoder would reach {AIM_POSITION:.0%} here the run does not test.")
-ratios_mice = five.set_index("session")["adapted / within"]
-s3 = verdict(aim_transfer, ratio5) + " "
-if aim_met["transfer_5shot_080"]:
-    s3 += (f"With 5 trials per position an adapted held-out mouse reaches a median {ratio5:.0%} of its own "
-           f"within-animal accuracy ({adapted5:.1%} against {scratch5:.1%} from scratch on the same trials); "
-           f"{int((ratios_mice >= AIM_RATIO).sum())} of {len(ratios_mice)} mice reach {AIM_RATIO:.0%}.")
-else:
-    helps = "helps" if adapted5 > scratch5 else "does not help"
-    trend = "rises" if ratio10 > ratio5 else "does not rise"
-    same = (settings["transfer_latent"], settings["transfer_hidden"]) == (settings["latent"], settings["hidden"])
-    s3 += (f"{int((ratios_mice >= AIM_RATIO).sum())} of {len(ratios_mice)} mice reach {AIM_RATIO:.0%}. The frozen "
-           f"classifier from the other mice {helps}: adapted {adapted5:.1%} against {scratch5:.1%} from scratch on the "
-           f"same 5 trials per position; the ratio {trend} with 10 trials per position ({ratio10:.0%}). The transfer "
-           f"decoder (latent {settings['transfer_latent']}, hidden {settings['transfer_hidden']}, "
-           f"{settings['transfer_steps']} steps) is {'the same size as' if same else 'smaller than'} the within-animal "
-           f"decoder it is compared with (latent {settings['latent']}, hidden {settings['hidden']}, "
-           f"{settings['neural_steps']} steps); whether a larger or longer-trained decoder, or more trials, would "
-           f"close the gap the run does not test.")
-display(Markdown(f"In this run (profile `{run_profile.name}`, {pop.n_animals} mice, {len(seeds)} seed(s)) "
-                 + ("all three aims are met." if all(aim_met.values()) else
-                    f"{sum(aim_met.values())} of 3 aims are met.")))
-display(Markdown("\n".join(f"* {text}" for text in (s1, s2, s3))))
+display(Markdown(f"In this run (profile `{run_profile.name}`, {full_pop.n_animals} mice, {len(seeds)} seed(s)) "
+                 f"{sum(aim_met.values())} of {len(aim_met)} aims are met."))
+display(Markdown("\n".join(f"* {text}" for text in sentences)))
 
 # %% [markdown]
 # ## Mouse browser
@@ -650,7 +729,8 @@ widgets.figure_browser((draw_mouse(a, s) for a, s in enumerate(sessions)),
 # ```{exercise} A confidence interval for one mouse
 # :label: ch03-ex-ci
 #
-# The first mouse's neural decoder got some number `k` of its `n` test trials right on the position task. Compute
+# The first mouse's best decoder (`pos_res`, chosen on validation) got some number `k` of its `n` test trials
+# right on the position task. Compute
 # the 95% Wilson score interval of its accuracy from `k` and `n` (use $z = 1.96$; the interval's centre is
 # $(\hat p + z^2/2n)/(1 + z^2/n)$ and its half-width $z\sqrt{\hat p(1-\hat p)/n + z^2/4n^2}/(1 + z^2/n)$) and set
 # `ci_mouse0 = (low, high)`.
@@ -685,8 +765,9 @@ check_answer("ci_mouse0", ci_mouse0, (ref["ci_low"], ref["ci_high"]), rtol=1e-6,
 # ```{exercise} Decode elevation alone
 # :label: ch03-ex-elevation
 #
-# Is vertical position (elevation, 9 values) decoded better than the full 81-way position? From the neural
-# decoder's position predictions `pos_res.pred` (mouse x aligned trial) and labels `pos_res.labels`, compute for
+# Is vertical position (elevation, 9 values) decoded better than the full 81-way position? From the position
+# predictions `pos_res.pred` of the decoder chosen on validation (mouse x aligned trial) and labels `pos_res.labels`,
+# compute for
 # every mouse the test accuracy of the decoded **row** of the grid (position // 9), and set `elevation_acc` to the
 # array of per-mouse accuracies.
 # ```
@@ -718,33 +799,50 @@ check_that(lambda: np.all(np.asarray(elevation_acc) >= pos_res.accuracy()),
 # %% [markdown]
 # ## What differs from the paper, and why
 #
-# * **The task.** The paper discriminated a few coarse stimulus classes (natural scenes against artificial stimuli);
-#   ours is the identity of one of 81 positions (or 243 conditions) of a small patch from one 250 ms trial. Chance
-#   is 1.2% instead of tens of percent, and neighbouring positions 10° apart fall in overlapping receptive fields
-#   (mouse V1 receptive fields span 10–20°): in the simulated populations, with receptive fields of that size,
-#   even the ideal observer that knows the true rates misses some exact positions (see the ground truth).
-# * **Across animals.** The paper's 91% is a transfer accuracy on its coarse task; ours is the accuracy on a new
-#   mouse after fitting only its input layer on $k$ trials per class, reported as a fraction of that mouse's own
-#   within-animal accuracy.
+# * **The task.** The paper decoded natural-image and artificial-stimulus classes (their number is not in the
+#   abstract); ours is the identity of one of 81 positions (or 243 conditions) of a small patch from one 250 ms
+#   trial. Chance is 1.2%, and neighbouring positions 10° apart fall in overlapping receptive fields (mouse V1
+#   receptive fields span 10–20°): in the simulated populations, with receptive fields of that size, even the ideal
+#   observer that knows the true rates misses some exact positions (see the ground truth).
+# * **Across animals.** The paper trained on one animal and tested on others; ours fits only a new mouse's input
+#   layer on $k$ labelled trials per class and sets it against that mouse's own decoders trained on the same trials.
 # * **Data.** We use the Gabor receptive-field stimulus because its single-trial counts are in the offline data
-#   here; Allen natural-scene single trials can be made online with `neurobook.data.allen_ecephys` (allensdk). The
-#   natural-image question is asked instead on Lurz et al.'s two-photon V1 data (100 images, one animal).
-# * **Scale on a CPU.** The profile of this run (top of the page) sets the number of mice, the decoder input
-#   (principal components per mouse on a CPU, all units on a GPU), the decoders' sizes and training steps, the
-#   number of seeds (one on a CPU, three on a GPU, reported as mean ± s.d.) and the number of transfer folds
-#   (leave-one-mouse-out over all 58 mice in the full profile on both; on a CPU with smaller transfer decoders).
+#   here; the paper's natural scenes and static gratings are one command away for users online (`neurobook data
+#   allen-population`, allensdk), and the chapter then decodes them with `-p data_file`. The natural-image question
+#   is also asked on Lurz et al.'s two-photon V1 data (100 images, one animal).
+# * **Scale on a CPU.** The profile of this run (top of the page) sets the number of mice, the neural decoders'
+#   input (principal components per mouse on a CPU, all units on a GPU; logistic and structured decoders always
+#   use all units), their sizes and training steps, the number of seeds (one on a CPU, three on a GPU, reported as
+#   mean ± s.d.) and the number of transfer folds (leave-one-mouse-out over all 58 mice in the full profile).
 
 # %%
 ratio_per_mouse = five.set_index("session")["adapted / within"]
+finite = lambda v: None if v is None or not np.isfinite(v) else float(v)  # noqa: E731 - JSON has no inf
 this_run.save_results(
     "ch03_decoding",
     data={"name": allen_gabor.NAME, "kind": "real",
-          "description": "Allen Visual Coding Neuropixels single-trial spike counts to the Gabor stimulus; "
-          "simulated populations for the ground-truth check"},
+          "description": "Allen Visual Coding Neuropixels single-trial spike counts to the Gabor stimulus; Lurz 2020 "
+          "mouse V1 (natural images); simulated populations for the ground-truth check"},
     headline={
-        "n_mice": pop.n_animals,
+        "n_mice": full_pop.n_animals,
         "n_cortical_units": int(mice["units"].sum()),
         "quality_filter": quality,
+        "logistic_position_median": logit_median["position"],
+        "logistic_position_ci": list(logit_ci["position"]),
+        "logistic_orientation_median": logit_median["orientation"],
+        "logistic_orientation_ci": list(logit_ci["orientation"]),
+        "logistic_condition_median": logit_median["condition"],
+        "logistic_converged_share": converged,
+        "best_decoder": best_kind,
+        "best_position_median": best_median,
+        "best_position_ci": list(best_ci),
+        "best_minus_logistic": diff_trials[0],
+        "best_minus_logistic_ci": list(diff_trials[1:]),
+        "best_minus_logistic_ci_over_mice": list(diff_mice[1:]),
+        "position_median_by_decoder": {k: float(np.median(acc_by[("position", k)])) for k in position_kinds},
+        "position_validation_median_by_decoder": val_median,
+        "previous_stimulus_position_accuracy": previous_median,
+        "previous_stimulus_position_ci": list(previous_ci),
         "within_position_median_neural": pos_neural,
         "within_position_median_logistic": pos_logit,
         "neural_minus_logistic_position": pos_neural - pos_logit,
@@ -754,23 +852,25 @@ this_run.save_results(
         "position_error_median_deg": float(np.median(err_per_mouse)),
         "n_seeds": len(seeds),
         "within_position_sd_over_seeds": float(seed_medians["position"].std(ddof=1)) if len(seeds) > 1 else None,
-        "decoder_sizes": {"latent": settings["latent"], "hidden": settings["hidden"],
-                          "transfer_latent": settings["transfer_latent"],
-                          "transfer_hidden": settings["transfer_hidden"]},
+        "decoder_sizes": {"latent": settings["latent"], "hidden": settings["hidden"], "transfer": "same"},
         "transfer_folds": n_folds,
         "transfer_leave_one_mouse_out": n_folds == pop.n_animals,
         "transfer_seconds": transfer_seconds,
         "transfer_adapted_5shot_median": adapted5,
         "transfer_scratch_5shot_median": scratch5,
+        "transfer_best_alternative_5shot": best_alt5,
+        "transfer_best_alternative_5shot_median": float(few_table.loc[5, best_alt5]),
+        "transfer_5shot_minus_best_alternative": transfer_diff[0],
+        "transfer_5shot_minus_best_alternative_ci": list(transfer_diff[1:]),
+        "trial_savings": finite(savings),
+        "trial_savings_at_least": float(max(ALT_SHOTS) / 5) if np.isinf(savings) else None,
+        "trial_savings_ci": [finite(v) for v in savings_ci],
+        "few_shot_median_by_decoder": {name: {int(k): finite(v) for k, v in few_table[name].items()}
+                                       for name in few.predictions},
         "transfer_adapted_over_within_5shot_median": ratio5,
-        "transfer_adapted_over_within_5shot_sd_over_seeds":
-            float(five_seed["adapted / within"].std(ddof=1)) if len(seeds) > 1 else None,
         "transfer_adapted_over_within_10shot_median": ratio10,
-        "share_mice_adapted_5shot_at_least_80pct": float((ratio_per_mouse >= AIM_RATIO).mean()),
-        "aim_neural_beats_logistic_met": bool(aim_met["neural_beats_logistic"]),
-        "aim_position_median_at_least_040_met": bool(aim_met["position_median_040"]),
-        "aim_transfer_5shot_at_least_080_met": bool(aim_met["transfer_5shot_080"]),
         "aims_met": int(sum(aim_met.values())),
+        **{f"aim_{key}_met": bool(v) for key, v in aim_met.items()},
         "units_curve_median": {int(k): float(v) for k, v in curve_summary["median"].items()},
         "area_median_20_units": {str(k): float(v) for k, v in area_summary["median"].items()},
         "area_median_20_units_orientation": {str(k): float(v) for k, v in area_orient_summary["median"].items()},
@@ -778,6 +878,7 @@ this_run.save_results(
                                                             for task, row in lgd_vs_cortex.iterrows()
                                                             for col, v in row.items()} if n_paired else {})},
         "sim_position": {k: float(v) for k, v in sim_pos.items()},
+        "sim_previous_stimulus": sim_previous,
         "lurz_image_identity_accuracy": image_acc,
         "lurz_image_identity_shuffled": float(image_shuffled.accuracy()[0]),
         "device": str(dev),
