@@ -608,6 +608,56 @@ display(Markdown(
 ))
 
 # %% [markdown]
+# ## Your own population recording (`-p data_file`)
+#
+# Run the chapter with `-p data_file my_population.npz` and this section decodes your recording: an npz of spike
+# counts (units x trials), one stimulus label per trial, a repeat index or a train/validation/test split, and each
+# unit's animal (the format is in the README, "Bring your own data"; the paper's natural scenes and static gratings
+# can be written in it by allensdk for users online). It runs what does not depend on the Gabor layout: the
+# converged logistic baseline with its shuffled-label control, the neural decoder, and, with three animals or
+# more, leave-one-animal-out transfer against logistic regression on the same few trials. The Allen analyses above
+# still run on the Allen data (`-p n_mice 4` shortens them).
+
+# %%
+user_summary = None
+if data_file is None:
+    display(Markdown("No `data_file` was given: this run decodes the Allen and Lurz data only."))
+else:
+    from neurobook.data.population_npz import load_population_file
+
+    user_file = load_population_file(data_file)
+    user_pop = decoding.population.population_from_file(user_file, device=dev)
+    user_task = user_file.task
+    user_logit = decoding.decode_logistic_baseline(user_pop, user_task, max_iter=settings["logistic_iter"], seed=seed)
+    user_shuffled = decoding.decode_logistic_baseline(user_pop, user_task, l2_grid=(0.1,), shuffle_labels=True,
+                                                      max_iter=settings["logistic_iter"], seed=seed)
+    user_neural = decoding.decode_neural(user_pop, user_task, latent=settings["latent"], hidden=settings["hidden"],
+                                         steps=settings["neural_steps"], batch_size=settings["batch"], seed=seed)
+    user_summary = {"file": str(data_file), "task": user_task, "n_animals": user_pop.n_animals,
+                    "n_units": int(user_pop.n_units.sum()), "n_classes": int(user_file.labels.max()) + 1,
+                    "logistic_median": float(np.median(user_logit.accuracy())),
+                    "shuffled_median": float(np.median(user_shuffled.accuracy())),
+                    "neural_median": float(np.median(user_neural.accuracy()))}
+    user_train = int(np.bincount(user_pop.labels(user_task)[user_pop.split == "train"]).min())
+    user_shots = [k for k in (1, 2, 5) if k <= user_train]
+    if user_pop.n_animals >= 3 and user_shots:
+        user_transfer = decoding.transfer_across_animals(
+            user_pop, user_task, n_folds=user_pop.n_animals, shots=user_shots, latent=settings["latent"],
+            hidden=settings["hidden"], lr=settings["transfer_lr"], steps=settings["transfer_steps"],
+            adapt_steps=settings["adapt_steps"], batch_size=settings["transfer_batch"], seed=seed)
+        user_alts = decoding.few_shot_alternatives(None, user_pop, user_task, user_shots, seed=seed)
+        user_few = decoding.compare_few_shot(user_transfer, user_alts, user_shots, user_pop)
+        display(user_few.table().round(3))
+        user_summary["few_shot_median_by_decoder"] = {
+            name: {int(k): float(v) for k, v in user_few.table()[name].items()} for name in user_few.predictions}
+    display(Markdown(
+        f"**Data:** your file `{data_file}` ({user_summary['n_animals']} animals, {user_summary['n_units']} units, "
+        f"task `{user_task}` with {user_summary['n_classes']} classes, chance {1 / user_summary['n_classes']:.1%}). "
+        f"Converged logistic regression: median test accuracy {user_summary['logistic_median']:.1%} (shuffled "
+        f"labels {user_summary['shuffled_median']:.1%}); neural decoder {user_summary['neural_median']:.1%}."
+    ))
+
+# %% [markdown]
 # ## Ground truth: simulated populations with known tuning
 #
 # Simulated mice get units with Gaussian receptive fields on the same grid and orientation tuning, Poisson spike
@@ -822,7 +872,8 @@ this_run.save_results(
     "ch03_decoding",
     data={"name": allen_gabor.NAME, "kind": "real",
           "description": "Allen Visual Coding Neuropixels single-trial spike counts to the Gabor stimulus; Lurz 2020 "
-          "mouse V1 (natural images); simulated populations for the ground-truth check"},
+          "mouse V1 (natural images); simulated populations for the ground-truth check"
+          + (f"; the user's population file {data_file}" if data_file else "")},
     headline={
         "n_mice": full_pop.n_animals,
         "n_cortical_units": int(mice["units"].sum()),
@@ -879,6 +930,7 @@ this_run.save_results(
                                                             for col, v in row.items()} if n_paired else {})},
         "sim_position": {k: float(v) for k, v in sim_pos.items()},
         "sim_previous_stimulus": sim_previous,
+        "user_data": user_summary,
         "lurz_image_identity_accuracy": image_acc,
         "lurz_image_identity_shuffled": float(image_shuffled.accuracy()[0]),
         "device": str(dev),

@@ -133,23 +133,25 @@ CHAPTERS: dict[str, Chapter] = {
             citation="iqbal2019decoding",
             datasets=("allen_neuropixels_gabor_58mice", "lurz2020_mouse_v1"),
             claims=(
-                Claim("within-animal accuracy (ours: 81-way Gabor position, median over mice)",
-                      "up to 100% (coarse classes: natural scenes vs artificial); "
-                      + _aim("ch03_decoding", "within_position_median_neural"),
-                      "within_position_median_neural", "{:.1%}"),
-                Claim("across animals: adapted / own within-animal accuracy, 5 trials per position (median over "
-                      "held-out mice)", _aim("ch03_decoding", "transfer_adapted_over_within_5shot_median"),
-                      "transfer_adapted_over_within_5shot_median", "{:.2f}"),
+                Claim("within-animal accuracy (ours: 81-way Gabor position, decoder chosen on validation, median "
+                      "over mice)", "up to 100% (natural and artificial stimulus classes); "
+                      + _aim("ch03_decoding", "best_position_median"), "best_position_median", "{:.1%}"),
+                Claim("converged logistic baseline, position (median over mice)",
+                      _aim("ch03_decoding", "logistic_position_median"), "logistic_position_median", "{:.1%}"),
+                Claim("across animals: adapted minus the best within-mouse alternative on the same 5 trials per "
+                      "position", _aim("ch03_decoding", "transfer_5shot_minus_best_alternative"),
+                      "transfer_5shot_minus_best_alternative", "{:+.3f}"),
                 Claim("across-animal accuracy (ours: held-out mouse, 5 trials per position)",
-                      "91% (transfer learning, coarse classes)", "transfer_adapted_5shot_median", "{:.1%}"),
-                Claim("neural decoder minus logistic regression (position accuracy)",
-                      "neural decoders better (qualitative)", "neural_minus_logistic_position", "{:+.3f}"),
+                      "91% (train on one animal, test on others)", "transfer_adapted_5shot_median", "{:.1%}"),
+                Claim("best decoder minus logistic regression (position accuracy, paired)",
+                      "deep decoders better (qualitative)", "best_minus_logistic", "{:+.3f}"),
             ),
             goals=(
                 "build trial-by-neuron response matrices from Neuropixels spike times and stimulus tables",
-                "decode the stimulus within one animal with logistic regression and a small neural network, "
-                "and read accuracy against chance",
-                "transfer a decoder to a held-out animal through a per-animal input layer and a few trials",
+                "decode the stimulus within one animal with a converged logistic baseline, a small neural network "
+                "and decoders built on the task's structure, chosen on validation, and read accuracy against chance",
+                "transfer a decoder to a held-out animal through a per-animal input layer and a few trials, against "
+                "that animal's own decoders on the same trials",
             ),
             prerequisites=(
                 "Chapter 1 (training a PyTorch model, held-out evaluation)",
