@@ -36,7 +36,6 @@ profile: str = "full"  # quick for tests, full for the book: full scales itself 
 device: str = "auto"  # auto picks CUDA when present, else cpu or cuda
 seed: int = 0  # seeds every random choice so that reruns reproduce
 data_dir: Optional[str] = None  # local data directory laid out like shared/data, None means NEUROBOOK_DATA_DIR
-data_file: Optional[str] = None  # your own population recording (npz, format in the README); None: Allen only
 n_mice: int = 0  # mice (sessions) to decode, 0 means the profile choice: all 58 in the full profile
 quality: str = "train_qc"  # unit filter: train_qc (RF test on train repeats), published_like_qc, allen_default, none
 n_components: int = -1  # principal components per mouse as neural-decoder input, 0 keeps all units, -1 the profile
@@ -45,7 +44,6 @@ n_seeds: int = 0  # seeds of the neural decoders (mean ± s.d. over seeds when >
 
 # %%
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -65,9 +63,6 @@ if quality not in QUALITY_CHOICES:
     raise ValueError(f"quality must be one of {sorted(QUALITY_CHOICES)}, got {quality!r}")
 if n_components < -1:
     raise ValueError(f"n_components must be >= -1 (-1 means the profile choice, 0 no PCA), got {n_components}")
-if data_file is not None and not Path(data_file).is_file():
-    raise FileNotFoundError(f"data_file {data_file!r} does not exist; pass the path of your population npz (format "
-                            "in the README, 'Bring your own data') or leave it out")
 this_run = nb.start_chapter(
     profile, device, seed,
     quick=dict(n_mice=4, n_components=64, neural_steps=200, latent=64, hidden=256, n_seeds=1, transfer_folds=4,
@@ -610,56 +605,6 @@ display(Markdown(
 ))
 
 # %% [markdown]
-# ## Your own population recording (`-p data_file`)
-#
-# Run the chapter with `-p data_file my_population.npz` and this section decodes your recording: an npz of spike
-# counts (units x trials), one stimulus label per trial, a repeat index or a train/validation/test split, and each
-# unit's animal (the format is in the README, "Bring your own data"; the paper's natural scenes and static gratings
-# can be written in it by allensdk for users online). It runs what does not depend on the Gabor layout: the
-# converged logistic baseline with its shuffled-label control, the neural decoder, and, with three animals or
-# more, leave-one-animal-out transfer against logistic regression on the same few trials. The Allen analyses above
-# still run on the Allen data (`-p n_mice 4` shortens them).
-
-# %%
-user_summary = None
-if data_file is None:
-    display(Markdown("No `data_file` was given: this run decodes the Allen and Lurz data only."))
-else:
-    from neurobook.data.population_npz import load_population_file
-
-    user_file = load_population_file(data_file)
-    user_pop = decoding.population.population_from_file(user_file, device=dev)
-    user_task = user_file.task
-    user_logit = decoding.decode_logistic_baseline(user_pop, user_task, max_iter=settings["logistic_iter"], seed=seed)
-    user_shuffled = decoding.decode_logistic_baseline(user_pop, user_task, l2_grid=(0.1,), shuffle_labels=True,
-                                                      max_iter=settings["logistic_iter"], seed=seed)
-    user_neural = decoding.decode_neural(user_pop, user_task, latent=settings["latent"], hidden=settings["hidden"],
-                                         steps=settings["neural_steps"], batch_size=settings["batch"], seed=seed)
-    user_summary = {"file": str(data_file), "task": user_task, "n_animals": user_pop.n_animals,
-                    "n_units": int(user_pop.n_units.sum()), "n_classes": int(user_file.labels.max()) + 1,
-                    "logistic_median": float(np.median(user_logit.accuracy())),
-                    "shuffled_median": float(np.median(user_shuffled.accuracy())),
-                    "neural_median": float(np.median(user_neural.accuracy()))}
-    user_train = int(np.bincount(user_pop.labels(user_task)[user_pop.split == "train"]).min())
-    user_shots = [k for k in (1, 2, 5) if k <= user_train]
-    if user_pop.n_animals >= 3 and user_shots:
-        user_transfer = decoding.transfer_across_animals(
-            user_pop, user_task, n_folds=user_pop.n_animals, shots=user_shots, latent=settings["latent"],
-            hidden=settings["hidden"], lr=settings["transfer_lr"], steps=settings["transfer_steps"],
-            adapt_steps=settings["adapt_steps"], batch_size=settings["transfer_batch"], seed=seed)
-        user_alts = decoding.few_shot_alternatives(None, user_pop, user_task, user_shots, seed=seed)
-        user_few = decoding.compare_few_shot(user_transfer, user_alts, user_shots, user_pop)
-        display(user_few.table().round(3))
-        user_summary["few_shot_median_by_decoder"] = {
-            name: {int(k): float(v) for k, v in user_few.table()[name].items()} for name in user_few.predictions}
-    display(Markdown(
-        f"**Data:** your file `{data_file}` ({user_summary['n_animals']} animals, {user_summary['n_units']} units, "
-        f"task `{user_task}` with {user_summary['n_classes']} classes, chance {1 / user_summary['n_classes']:.1%}). "
-        f"Converged logistic regression: median test accuracy {user_summary['logistic_median']:.1%} (shuffled "
-        f"labels {user_summary['shuffled_median']:.1%}); neural decoder {user_summary['neural_median']:.1%}."
-    ))
-
-# %% [markdown]
 # ## Ground truth: simulated populations with known tuning
 #
 # Simulated mice get units with Gaussian receptive fields on the same grid and orientation tuning, Poisson spike
@@ -861,9 +806,9 @@ check_that(lambda: np.all(np.asarray(elevation_acc) >= pos_res.accuracy()),
 # * **Across animals.** The paper trained on one animal and tested on others; ours fits only a new mouse's input
 #   layer on $k$ labelled trials per class and sets it against that mouse's own decoders trained on the same trials.
 # * **Data.** We use the Gabor receptive-field stimulus because its single-trial counts are in the offline data
-#   here; the paper's natural scenes and static gratings are one command away for users online (`neurobook data
-#   allen-population`, allensdk), and the chapter then decodes them with `-p data_file`. The natural-image question
-#   is also asked on Lurz et al.'s two-photon V1 data (100 images, one animal).
+#   here; the paper's natural scenes and static gratings need allensdk online (`neurobook.data.allen_ecephys` counts
+#   them; this edition does not yet decode them on the page). The natural-image question is asked instead on Lurz
+#   et al.'s two-photon V1 data (100 images, one animal).
 # * **Scale on a CPU.** The profile of this run (top of the page) sets the number of mice, the neural decoders'
 #   input (principal components per mouse on a CPU, all units on a GPU; logistic and structured decoders always
 #   use all units), their sizes and training steps, the number of seeds (one on a CPU, three on a GPU, reported as
@@ -876,8 +821,7 @@ this_run.save_results(
     "ch03_decoding",
     data={"name": allen_gabor.NAME, "kind": "real",
           "description": "Allen Visual Coding Neuropixels single-trial spike counts to the Gabor stimulus; Lurz 2020 "
-          "mouse V1 (natural images); simulated populations for the ground-truth check"
-          + (f"; the user's population file {data_file}" if data_file else "")},
+          "mouse V1 (natural images); simulated populations for the ground-truth check"},
     headline={
         "n_mice": full_pop.n_animals,
         "n_cortical_units": int(mice["units"].sum()),
@@ -934,7 +878,6 @@ this_run.save_results(
                                                             for col, v in row.items()} if n_paired else {})},
         "sim_position": {k: float(v) for k, v in sim_pos.items()},
         "sim_previous_stimulus": sim_previous,
-        "user_data": user_summary,
         "lurz_image_identity_accuracy": image_acc,
         "lurz_image_identity_shuffled": float(image_shuffled.accuracy()[0]),
         "device": str(dev),
