@@ -233,3 +233,38 @@ def test_choose_sessions():
         allen_ecephys.choose_sessions(table, "movies")
     with pytest.raises(ValueError, match="lacks columns"):
         allen_ecephys.choose_sessions(table.drop(columns="unit_count"), "gabors")
+
+
+def test_population_file_from_allen_sessions(tmp_path):
+    from dataclasses import replace
+
+    from neurobook.data import load_population_file
+    from neurobook.data.allen_population import build_allen_population, population_from_tables
+
+    cache = FakeCache()
+    path = build_allen_population("natural_scenes", n_sessions=1, root=tmp_path, cache=cache, progress=None)
+    rec = load_population_file(path)
+    assert rec.counts.shape == (2, 3 * REPEATS) and rec.animals == [str(SESSION_ID)]
+    assert rec.label_names["stimulus"].tolist() == ["frame -1", "frame 0", "frame 1"]
+    # unit 11 fires frame + 2 spikes: trial t is condition t // REPEATS, i.e. frame t // REPEATS - 1
+    np.testing.assert_array_equal(rec.counts[0], np.repeat([1, 2, 3], REPEATS))
+    assert rec.split.tolist() == ["train", "train", "test"] * 3
+    build_allen_population("natural_scenes", n_sessions=1, root=tmp_path, cache=cache, progress=None)
+    assert cache.fetched == [SESSION_ID]  # the session's compact table was reused
+    gratings = allen_ecephys.session_spike_counts(EcephysSession(api=FakeApiAll()), "static_gratings")
+    # a second mouse that missed the last presentation: aligned by parameters, its missing trial is NaN
+    short = replace(gratings, session_id=778, counts=gratings.counts[:, :-1],
+                    presentations=gratings.presentations.iloc[:-1])
+    both = population_from_tables([gratings, short])
+    assert both.counts.shape == (4, 3 * REPEATS) and set(both.tasks) == {"stimulus", "orientation",
+                                                                         "spatial_frequency", "phase"}
+    last = gratings.presentations.iloc[-1]
+    trial = int(last["stimulus_condition"]) * REPEATS + int(last["repeat"])
+    assert np.isnan(both.counts[2:, trial]).all() and np.isfinite(both.counts[:2]).all()
+    assert both.tasks["orientation"][::REPEATS].tolist() == [0, 1, 2]  # 0, 90 and the blank
+    assert both.label_names["stimulus"][-1] == "blank"
+    with pytest.raises(ValueError, match="one stimulus"):
+        population_from_tables([gratings, allen_ecephys.session_spike_counts(EcephysSession(api=FakeApiAll()),
+                                                                             "natural_scenes")])
+    with pytest.raises(ValueError, match="the paper's"):
+        build_allen_population("gabors", root=tmp_path, cache=cache)

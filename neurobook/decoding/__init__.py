@@ -51,7 +51,13 @@ from neurobook.decoding.fit import (
 from neurobook.decoding.gaussian import decode_gaussian
 from neurobook.decoding.model import SlotDecoder
 from neurobook.decoding.poisson import decode_poisson, decode_previous
-from neurobook.decoding.population import Population, build_population, population_from_trials, split_by_repeat
+from neurobook.decoding.population import (
+    Population,
+    build_population,
+    population_from_file,
+    population_from_trials,
+    split_by_repeat,
+)
 from neurobook.decoding.scores import (
     accuracy,
     bootstrap_median_ci,
@@ -92,6 +98,7 @@ __all__ = [
     "fit_logistic_lbfgs",
     "paired_area_accuracy",
     "paired_bootstrap_ci",
+    "population_from_file",
     "population_from_trials",
     "position_error_deg",
     "predict_slots",

@@ -27,7 +27,6 @@ import numpy as np
 import torch
 
 from neurobook.checks import check_positive_int
-from neurobook.data.allen_gabor import TASKS
 from neurobook.decoding.fit import DecodeResult
 from neurobook.decoding.population import Population
 from neurobook.decoding.scores import accuracy
@@ -351,8 +350,7 @@ def decode_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[fl
     ``trials`` (n_animals, n_trials) bool fits on these train-repeat trials only (e.g. a few labelled trials per
     class); ``refit=False`` keeps the train-only fit of the chosen strength (no refit on validation).
     """
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+    n_classes = pop.n_classes(task)  # checks the task
     if len(l2_grid) < 1 or min(l2_grid) < 0:
         raise ValueError(f"l2_grid must hold non-negative strengths, got {l2_grid!r}")
     started = time.time()
@@ -371,7 +369,7 @@ def decode_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[fl
         train = train & trials
     if len(l2_grid) > 1 and not bool(val.any(1).all()):
         raise ValueError("choosing the L2 strength needs validation repeats for every animal (n_val_repeats >= 1)")
-    opts = {"n_classes": TASKS[task], "gtol": gtol, "max_iter": max_iter, "history": history, "workers": workers}
+    opts = {"n_classes": n_classes, "gtol": gtol, "max_iter": max_iter, "history": history, "workers": workers}
     path = _l2_path(pop, fit_labels, l2_grid, train, opts)
     val_acc = np.concatenate([accuracy(f.predict(pop), fit_labels, val.cpu().numpy()[:, None, :]) for f in path], 1)
     pick = np.nanargmax(np.nan_to_num(val_acc, nan=-1.0), axis=1)
@@ -388,4 +386,4 @@ def decode_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[fl
               "l2_grid": np.asarray(l2_grid, float), "grid_val_accuracy": val_acc,
               "grid_n_iter": grid_info["n_iter"], "grid_converged": grid_info["converged"], "gtol": gtol}
     return DecodeResult(task, final.predict(pop)[:, 0], labels, pop.mask("test").cpu().numpy(), pop.session_ids,
-                        chosen, time.time() - started, n_classes=TASKS[task])
+                        chosen, time.time() - started, n_classes=n_classes)

@@ -26,10 +26,6 @@ __all__ = ["DecodeResult", "TransferResult", "decode_by_area", "decode_labels", 
            "few_shot_mask", "fit_logistic", "predict_slots", "train_slots", "transfer_across_animals", "units_curve"]
 
 
-def _check_task(task: str) -> int:
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
-    return TASKS[task]
 
 
 def _labels_tensor(labels: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -163,7 +159,7 @@ def decode_logistic(pop: Population, task: str, *, l2_grid: Sequence[float] = (1
 
     ``shuffle_labels`` trains on labels permuted across training trials (a control that must sit at chance).
     """
-    _check_task(task)
+    pop.labels(task)  # checks the task
     return decode_labels(pop, pop.labels(task), task=task, l2_grid=l2_grid, steps=steps, lr=lr,
                          batch_size=batch_size, seed=seed, shuffle_labels=shuffle_labels)
 
@@ -196,7 +192,7 @@ def decode_neural(pop: Population, task: str, *, latent: int = 64, hidden: int =
                   batch_size: int = 512, eval_every: int = 50, seed: int = 0) -> DecodeResult:
     """Within-animal neural decoding: per-animal input layers + one classifier shared by all animals, trained
     jointly on the training repeats of every animal; the checkpoint is chosen on the validation repeats."""
-    n_classes = _check_task(task)
+    n_classes = pop.n_classes(task)
     labels = pop.labels(task)
     model = SlotDecoder(pop.n_animals, 1, pop.x.shape[2], n_classes, latent=latent, hidden=hidden, head="shared",
                         dropout=dropout, input_dropout=input_dropout, seed=seed)
@@ -232,7 +228,7 @@ def units_curve(pop: Population, task: str, sizes: Sequence[int], *, l2: float =
     """Test accuracy of logistic regression on nested random subsets of each animal's units (one row per animal
     and size; sizes larger than an animal's unit count are skipped). All subsets are trained in one model, on a
     tensor that holds only the largest subset of each animal."""
-    _check_task(task)
+    pop.labels(task)  # checks the task
     if pop.projected:
         raise ValueError("units_curve needs a population of units, not principal components (n_components=None)")
     sizes = sorted(int(n) for n in sizes)
@@ -258,7 +254,7 @@ def decode_by_area(pop: Population, task: str, areas: Sequence[str], *, n_units:
                    steps: int = 300, batch_size: int = 512, seed: int = 0) -> pd.DataFrame:
     """Test accuracy of logistic regression on ``n_units`` random units of one area at a time, for every animal
     with at least that many units there (equal unit counts, so areas compare fairly). One model for all."""
-    _check_task(task)
+    pop.labels(task)  # checks the task
     if pop.projected:
         raise ValueError("decode_by_area needs a population of units, not principal components")
     rng = np.random.default_rng(seed)
@@ -332,7 +328,7 @@ def transfer_across_animals(pop: Population, task: str, *, n_folds: int, shots: 
     those animals. Each held-out animal then gets a fresh input layer fitted on ``k`` training trials per class with
     its fold's classifier frozen (``adapted``); ``scratch`` trains a whole decoder on the same trials only.
     """
-    n_classes = _check_task(task)
+    n_classes = pop.n_classes(task)
     if isinstance(n_folds, bool) or not isinstance(n_folds, int) or not 2 <= n_folds <= pop.n_animals:
         raise ValueError(f"n_folds must be an int from 2 to the number of animals ({pop.n_animals}), got {n_folds!r}")
     started = time.time()

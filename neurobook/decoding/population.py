@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from neurobook.data.allen_gabor import N_CONDITIONS, N_ORIENTATIONS, N_REPEATS, POSITIONS_DEG, TASKS, GaborSession
+from neurobook.data.population_file import PopulationRecording, repeats_within_class, split_from_repeats
 
-__all__ = ["Population", "build_population", "population_from_trials", "split_by_repeat"]
+__all__ = ["Population", "build_population", "population_from_file", "population_from_trials", "split_by_repeat"]
 
 SPLITS = ("train", "validation", "test")
 
@@ -37,6 +38,8 @@ class Population:
         session_ids: the animals' session ids.
         areas: per animal, the (n_units,) area of each real unit (before any projection).
         n_units: (n_animals,) real units per animal (before any projection).
+        tasks: for a population of another stimulus (:func:`population_from_file`), task name -> (n_trials,) class
+            of each trial; None means the Gabor tasks (position, orientation, condition).
     """
 
     x: torch.Tensor
@@ -45,10 +48,11 @@ class Population:
     condition: np.ndarray
     repeat: np.ndarray
     split: np.ndarray
-    session_ids: list[int]
+    session_ids: list[int | str]
     areas: list[np.ndarray]
     n_units: np.ndarray
     projected: bool = False
+    tasks: dict[str, np.ndarray] | None = None
 
     @property
     def n_animals(self) -> int:
@@ -62,10 +66,24 @@ class Population:
     def device(self) -> torch.device:
         return self.x.device
 
+    @property
+    def task_names(self) -> list[str]:
+        """The tasks this population can be decoded on."""
+        return list(TASKS) if self.tasks is None else list(self.tasks)
+
+    def n_classes(self, task: str) -> int:
+        """Number of classes of ``task``."""
+        if self.tasks is None:
+            self.labels(task)
+            return TASKS[task]
+        return int(self.labels(task).max()) + 1
+
     def labels(self, task: str) -> np.ndarray:
         """(n_trials,) class of each aligned trial for ``task``."""
-        if task not in TASKS:
-            raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+        if task not in self.task_names:
+            raise ValueError(f"task must be one of {sorted(self.task_names)}, got {task!r}")
+        if self.tasks is not None:
+            return self.tasks[task]
         if task == "condition":
             return self.condition
         return self.condition // N_ORIENTATIONS if task == "position" else self.condition % N_ORIENTATIONS
@@ -99,6 +117,24 @@ def _repeat_splits(sessions: list[GaborSession], n_repeats: int, n_val_repeats: 
     return out.astype(str)
 
 
+def _features(counts: np.ndarray, present: np.ndarray, fit_trials: np.ndarray, n_components: int | None,
+              what: str) -> np.ndarray:
+    """(n_trials, n_features) square-rooted counts z-scored on the present fit trials (0 on absent trials),
+    optionally projected on their first ``n_components`` principal components (fitted on the same trials)."""
+    use = present & fit_trials
+    if use.sum() < 2:
+        raise ValueError(f"{what}: fewer than 2 training trials after alignment")
+    feats = np.sqrt(np.clip(counts, 0, None)).astype(np.float32)
+    mu, sd = feats[use].mean(0), feats[use].std(0)
+    feats = np.where(present[:, None], (feats - mu) / np.where(sd > 1e-6, sd, 1.0), 0.0).astype(np.float32)
+    if not n_components:
+        return feats
+    _, _, vt = np.linalg.svd(feats[use], full_matrices=False)
+    proj = feats @ vt[: min(n_components, vt.shape[0])].T
+    proj /= proj[use].std(0).clip(1e-6).mean()  # one common scale, component variances kept
+    return np.where(present[:, None], proj, 0.0).astype(np.float32)
+
+
 def build_population(sessions: list[GaborSession], *, n_repeats: int = N_REPEATS, n_val_repeats: int = 2,
                      n_components: int | None = None, device: str | torch.device = "cpu") -> Population:
     """Align ``sessions`` by (condition, repeat) into one :class:`Population` on ``device``.
@@ -121,23 +157,11 @@ def build_population(sessions: list[GaborSession], *, n_repeats: int = N_REPEATS
     for a, s in enumerate(sessions):
         idx = s.aligned_index(n_repeats).reshape(-1)
         ok = idx >= 0
-        feats = np.zeros((n_trials, s.n_units), np.float32)
-        feats[ok] = np.sqrt(s.counts[idx[ok]])
-        use = ok & fit_trials
-        if use.sum() < 2:
-            raise ValueError(f"session {s.session_id}: fewer than 2 training trials after alignment")
-        mu, sd = feats[use].mean(0), feats[use].std(0)
-        feats = np.where(ok[:, None], (feats - mu) / np.where(sd > 1e-6, sd, 1.0), 0.0).astype(np.float32)
-        if n_components:
-            _, _, vt = np.linalg.svd(feats[use], full_matrices=False)
-            k = min(n_components, vt.shape[0])
-            proj = feats @ vt[:k].T
-            proj /= proj[use].std(0).clip(1e-6).mean()  # one common scale, component variances kept
-            x[a, :, :k] = np.where(ok[:, None], proj, 0.0)
-            unit_mask[a, :k] = True
-        else:
-            x[a, :, : s.n_units] = feats
-            unit_mask[a, : s.n_units] = True
+        counts = np.zeros((n_trials, s.n_units), np.float32)
+        counts[ok] = s.counts[idx[ok]]
+        feats = _features(counts, ok, fit_trials, n_components, f"session {s.session_id}")
+        x[a, :, : feats.shape[1]] = feats
+        unit_mask[a, : feats.shape[1]] = True
         present[a] = ok
     dev = torch.device(device)
     return Population(
@@ -163,29 +187,46 @@ def population_from_trials(responses: np.ndarray, labels: np.ndarray, split: np.
                          f"{labels.shape}, {split.shape}")
     if set(np.unique(split)) - set(SPLITS) or not (split == "train").any() or not (split == "test").any():
         raise ValueError(f"split must hold train and test trials (and optionally validation), got {np.unique(split)}")
-    feats = np.sqrt(np.clip(r, 0, None))
-    fit = split == "train"
-    feats = (feats - feats[fit].mean(0)) / feats[fit].std(0).clip(1e-6)
-    if n_components:
-        _, _, vt = np.linalg.svd(feats[fit], full_matrices=False)
-        feats = feats @ vt[: min(n_components, vt.shape[0])].T
-        feats /= feats[fit].std(0).clip(1e-6).mean()
+    feats = _features(r, np.ones(len(r), bool), split == "train", n_components, f"animal {name}")
     dev = torch.device(device)
     return Population(
-        x=torch.from_numpy(feats[None].astype(np.float32)).to(dev),
+        x=torch.from_numpy(feats[None]).to(dev),
         unit_mask=torch.ones(1, feats.shape[1], dtype=torch.bool, device=dev),
         present=torch.ones(1, len(r), dtype=torch.bool, device=dev), condition=labels.astype(np.int64),
         repeat=np.zeros(len(r), np.int64), split=split, session_ids=[name],
         areas=[np.array(["V1"] * r.shape[1])], n_units=np.array([r.shape[1]]), projected=bool(n_components))
 
 
+def population_from_file(rec: PopulationRecording, *, n_components: int | None = None,
+                         device: str | torch.device = "cpu") -> Population:
+    """A :class:`PopulationRecording` (:func:`neurobook.data.population_file.load_population_file`) as a
+    :class:`Population` whose tasks are the file's (``stimulus`` and any ``task_<name>``): one animal per distinct
+    ``animal``, its units' square-rooted counts z-scored on its train trials, optionally projected on its first
+    ``n_components`` principal components."""
+    animals = rec.animals
+    fit_trials = rec.split == "train"
+    blocks, present, areas, n_units = [], [], [], []
+    for animal in animals:
+        counts, ok = rec.animal_counts(animal)
+        blocks.append(_features(counts, ok, fit_trials, n_components, f"{rec.name}: animal {animal}"))
+        present.append(ok)
+        areas.append(rec.area[rec.animal == animal].copy())
+        n_units.append(int((rec.animal == animal).sum()))
+    width = max(b.shape[1] for b in blocks)
+    x = np.zeros((len(animals), rec.n_trials, width), np.float32)
+    unit_mask = np.zeros((len(animals), width), bool)
+    for a, b in enumerate(blocks):
+        x[a, :, : b.shape[1]] = b
+        unit_mask[a, : b.shape[1]] = True
+    dev = torch.device(device)
+    return Population(
+        x=torch.from_numpy(x).to(dev), unit_mask=torch.from_numpy(unit_mask).to(dev),
+        present=torch.from_numpy(np.stack(present)).to(dev), condition=rec.tasks["stimulus"].copy(),
+        repeat=rec.repeat.copy(), split=rec.split.copy(), session_ids=list(animals), areas=areas,
+        n_units=np.array(n_units), projected=bool(n_components), tasks={k: v.copy() for k, v in rec.tasks.items()})
+
+
 def split_by_repeat(labels: np.ndarray, test_every: int = 3, validation_every: int = 5) -> np.ndarray:
     """Split trials by their repeat number within their class (in trial order): every ``test_every``-th repeat is
     ``test``, of the rest every ``validation_every``-th is ``validation``, the others ``train``."""
-    labels = np.asarray(labels)
-    repeat = np.zeros(len(labels), np.int64)
-    for c in np.unique(labels):
-        where = np.flatnonzero(labels == c)
-        repeat[where] = np.arange(len(where))
-    return np.where(repeat % test_every == test_every - 1, "test",
-                    np.where(repeat % validation_every == validation_every - 1, "validation", "train"))
+    return split_from_repeats(repeats_within_class(labels), test_every, validation_every)

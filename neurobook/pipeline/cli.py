@@ -68,9 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--force", action="store_true", help="execute every point even if nothing changed")
     sweep.add_argument("--output-dir", help="folder of the sweeps (default book/_generated/sweeps)")
     sweep.set_defaults(handler=_sweep)
-    data = sub.add_parser("data", help="list, download or verify data sets")
-    data.add_argument("action", choices=["list", "fetch", "verify"])
-    data.add_argument("names", nargs="*")
+    data = sub.add_parser("data", help="list, download or verify data sets; build the Allen population files",
+                          epilog="neurobook data allen natural_scenes --sessions 10: download (allensdk, cached, "
+                                 "resumable) and write the population file that Chapter 3 decodes")
+    data.add_argument("action", choices=["list", "fetch", "verify", "allen"])
+    data.add_argument("names", nargs="*", help="data sets; for 'allen' the stimuli (natural_scenes, static_gratings)")
+    data.add_argument("--sessions", type=int, default=10, help="for 'allen': sessions (mice) to build (default 10)")
     data.set_defaults(handler=_data)
     return parser
 
@@ -123,6 +126,8 @@ def _data(args: argparse.Namespace) -> int:
         for d in DATASETS.values():
             print(f"{d.name}\n    {d.title}\n    license: {d.license}\n    source: {d.source.homepage}")
         return 0
+    if args.action == "allen":
+        return _allen(args.names, args.sessions)
     if args.action == "fetch":
         if not args.names:
             raise SystemExit("neurobook data fetch NAME [NAME ...]: name the data sets (see `neurobook data list`)")
@@ -138,6 +143,18 @@ def _data(args: argparse.Namespace) -> int:
             print(f"    {rel}: {what}")
         bad += bool(problems)
     return 1 if bad else 0
+
+
+def _allen(stimuli: list[str], n_sessions: int) -> int:
+    from neurobook.data.allen_population import PAPER_STIMULI, build_allen_population
+
+    unknown = [s for s in stimuli if s not in PAPER_STIMULI]
+    if not stimuli or unknown:
+        raise SystemExit(f"neurobook data allen STIMULUS [...] --sessions N: the stimuli are {list(PAPER_STIMULI)}"
+                         + (f"; unknown {unknown}" if unknown else ""))
+    for stimulus in stimuli:
+        print(f"{stimulus}: {build_allen_population(stimulus, n_sessions=n_sessions)}")
+    return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
