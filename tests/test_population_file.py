@@ -89,3 +89,44 @@ def test_missing_or_unreadable_file(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not an npz")
     with pytest.raises(UserDataError, match="not a readable npz"):
         load_population_file(tmp_path / "junk.npz")
+
+
+def test_decode_recording_measures_every_task_and_transfer(tmp_path):
+    path, arrays = _simulated(tmp_path, n_repeats=15)
+    arrays["animal"] = np.array(["m1"] * 17 + ["m2"] * 17 + ["m3"] * 16)
+    arrays["counts"] = np.where(np.isnan(arrays["counts"]), 0.0, arrays["counts"])
+    np.savez(path, **arrays)
+    out = decoding.decode_recording(load_population_file(path), n_components=8, neural_steps=60, latent=16,
+                                    hidden=32, batch=64, transfer_folds=3, transfer_steps=60, adapt_steps=40,
+                                    shots=(1, 5), max_iter=300)
+    table = out.table().set_index(["task", "decoder"])
+    assert table.loc[("stimulus", "logistic"), "median accuracy"] > 0.8
+    assert table.loc[("parity", "logistic"), "chance"] == pytest.approx(0.5)
+    assert table.loc[("stimulus", "logistic, shuffled labels"), "median accuracy"] < 0.45
+    assert out.transfer is not None and set(out.transfer_minus_logistic) == {1, 5}
+    lo, hi = out.neural_minus_logistic[1:]
+    assert lo <= out.neural_minus_logistic[0] <= hi
+
+
+@pytest.mark.slow
+def test_chapter_3_runs_on_a_user_file(tmp_path):
+    """`neurobook run ch03 -p data_file mine.npz`: the page decodes the file and its results name it; a bad file
+    stops the chapter with the loader's message before any output is written."""
+    import json
+
+    from neurobook.pipeline.run import ChapterFailed, run_chapter
+
+    path, arrays = _simulated(tmp_path)
+    out = tmp_path / "out"
+    run_chapter("ch03", {"profile": "quick", "data_file": str(path), "n_mice": 2}, output_dir=out)
+    record = json.loads((out / "ch03_decoding.results.json").read_text())
+    summary = record["headline"]["population_file"]
+    assert summary["animals"] == 2 and "your population file" in summary["source"]
+    stimulus = next(r for r in summary["accuracy"] if r["task"] == "stimulus" and r["decoder"] == "logistic")
+    assert stimulus["median accuracy"] > 0.8
+    assert "population file" in record["data"]["description"]
+    arrays.pop("labels")
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ChapterFailed, match=r"missing \['labels'\]"):
+        run_chapter("ch03", {"profile": "quick", "data_file": str(tmp_path / "bad.npz")}, output_dir=tmp_path / "b")
+    assert not (tmp_path / "b" / "ch03_decoding.results.json").exists()

@@ -16,6 +16,8 @@
 * :mod:`~neurobook.decoding.gaussian`: its correlated-noise alternative (square-root counts, shared covariance).
 * :mod:`~neurobook.decoding.few_shot`: a new animal with few labelled trials: the within-animal alternatives to
   transfer on the same trials, the best of them chosen on validation, and trial savings.
+* :mod:`~neurobook.decoding.recording`: the same protocol on a population file of any stimulus (the user's, or
+  the Allen natural scenes and static gratings).
 * :mod:`~neurobook.decoding.windows`: their shared machinery (raw counts aligned with the next window, candidates
   chosen on validation, posterior readouts).
 """
@@ -58,6 +60,7 @@ from neurobook.decoding.population import (
     population_from_trials,
     split_by_repeat,
 )
+from neurobook.decoding.recording import RecordingDecoding, decode_recording
 from neurobook.decoding.scores import (
     accuracy,
     bootstrap_median_ci,
@@ -76,6 +79,7 @@ __all__ = [
     "FewShotComparison",
     "LbfgsFit",
     "Population",
+    "RecordingDecoding",
     "SlotDecoder",
     "TransferResult",
     "accuracy",
@@ -92,6 +96,7 @@ __all__ = [
     "decode_neural",
     "decode_poisson",
     "decode_previous",
+    "decode_recording",
     "few_shot_alternatives",
     "few_shot_mask",
     "fit_logistic",

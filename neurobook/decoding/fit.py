@@ -202,7 +202,7 @@ def decode_neural(pop: Population, task: str, *, latent: int = 64, hidden: int =
     pred = predict_slots(model, pop)[:, 0]
     val = accuracy(pred, labels, pop.mask("validation").cpu().numpy())
     return DecodeResult(task, pred, labels, pop.mask("test").cpu().numpy(), pop.session_ids,
-                        {"val_accuracy": val, "history": out["history"]}, out["seconds"])
+                        {"val_accuracy": val, "history": out["history"]}, out["seconds"], n_classes=n_classes)
 
 
 def _restrict(pop: Population, mask: np.ndarray) -> tuple[Population, torch.Tensor]:
