@@ -10,6 +10,8 @@
   one area against others within the same animals.
 * :mod:`~neurobook.decoding.baselines`: the fair logistic baseline: all units, L-BFGS to convergence, L2 chosen on
   validation and refitted on all non-test repeats; a convergence check for any logistic fit.
+* :mod:`~neurobook.decoding.aligned`: units aligned across mice by their receptive-field centres (train repeats),
+  and the paper's protocol: a decoder fitted to one mouse, scored on the others.
 * :mod:`~neurobook.decoding.units`: unit quality from the training repeats only (RF ANOVA, rate floor).
 * :mod:`~neurobook.decoding.poisson`: the Poisson decoder built on the task's structure (receptive field x
   orientation tuning, shrinkage, per-trial gain, the next window), and the previous-stimulus control.
@@ -22,11 +24,13 @@
   chosen on validation, posterior readouts).
 """
 
+from neurobook.decoding.aligned import CrossAnimal, aligned_population, cross_animal_accuracy, rf_centres
 from neurobook.decoding.baselines import (
     ConvergenceReport,
     LbfgsFit,
     convergence_report,
     decode_logistic_baseline,
+    fit_logistic_baseline,
     fit_logistic_lbfgs,
 )
 from neurobook.decoding.few_shot import (
@@ -75,6 +79,7 @@ from neurobook.decoding.units import rf_anova_pvalues, select_train_qc, train_qc
 __all__ = [
     "ALTERNATIVES",
     "ConvergenceReport",
+    "CrossAnimal",
     "DecodeResult",
     "FewShotComparison",
     "LbfgsFit",
@@ -83,11 +88,13 @@ __all__ = [
     "SlotDecoder",
     "TransferResult",
     "accuracy",
+    "aligned_population",
     "bootstrap_median_ci",
     "build_population",
     "compare_few_shot",
     "confusion_matrix",
     "convergence_report",
+    "cross_animal_accuracy",
     "decode_by_area",
     "decode_gaussian",
     "decode_labels",
@@ -100,6 +107,7 @@ __all__ = [
     "few_shot_alternatives",
     "few_shot_mask",
     "fit_logistic",
+    "fit_logistic_baseline",
     "fit_logistic_lbfgs",
     "paired_area_accuracy",
     "paired_bootstrap_ci",
@@ -108,6 +116,7 @@ __all__ = [
     "position_error_deg",
     "predict_slots",
     "rf_anova_pvalues",
+    "rf_centres",
     "select_train_qc",
     "split_by_repeat",
     "train_qc_mask",

@@ -32,7 +32,7 @@ from neurobook.decoding.population import Population
 from neurobook.decoding.scores import accuracy
 
 __all__ = ["DEFAULT_L2_GRID", "ConvergenceReport", "LbfgsFit", "convergence_report", "decode_logistic_baseline",
-           "fit_logistic_lbfgs"]
+           "fit_logistic_baseline", "fit_logistic_lbfgs"]
 
 #: L2 strengths (per-trial convention: mean cross-entropy + l2 ||W||^2) tried for every animal, strongest first
 DEFAULT_L2_GRID = (3.0, 1.0, 3e-1, 1e-1, 3e-2, 1e-2, 3e-3)
@@ -334,10 +334,11 @@ def _chosen_fit(path: list[LbfgsFit], pick: np.ndarray) -> LbfgsFit:
                     seconds=sum(f.seconds for f in path), **arrays)
 
 
-def decode_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[float] = DEFAULT_L2_GRID,
-                             gtol: float = 1e-4, max_iter: int = 1000, history: int = 10,
-                             shuffle_labels: bool = False, seed: int = 0, workers: int | None = None,
-                             trials: torch.Tensor | np.ndarray | None = None, refit: bool = True) -> DecodeResult:
+def fit_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[float] = DEFAULT_L2_GRID,
+                          gtol: float = 1e-4, max_iter: int = 1000, history: int = 10,
+                          shuffle_labels: bool = False, seed: int = 0, workers: int | None = None,
+                          trials: torch.Tensor | np.ndarray | None = None, refit: bool = True
+                          ) -> tuple[DecodeResult, LbfgsFit]:
     """Within-animal logistic regression as the field builds it: every unit of the animal, fitted to convergence
     (L-BFGS, a warm-started path over ``l2_grid``) on the train repeats, the L2 strength with the best validation
     accuracy kept per animal, then refitted (warm start) on train + validation repeats and scored on the test
@@ -349,6 +350,7 @@ def decode_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[fl
     ``grid_converged``. ``shuffle_labels`` permutes the labels across the non-test trials (a chance control).
     ``trials`` (n_animals, n_trials) bool fits on these train-repeat trials only (e.g. a few labelled trials per
     class); ``refit=False`` keeps the train-only fit of the chosen strength (no refit on validation).
+    Returns the result and the final fit (its weights, one slot per animal).
     """
     n_classes = pop.n_classes(task)  # checks the task
     if len(l2_grid) < 1 or min(l2_grid) < 0:
@@ -386,4 +388,14 @@ def decode_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[fl
               "l2_grid": np.asarray(l2_grid, float), "grid_val_accuracy": val_acc,
               "grid_n_iter": grid_info["n_iter"], "grid_converged": grid_info["converged"], "gtol": gtol}
     return DecodeResult(task, final.predict(pop)[:, 0], labels, pop.mask("test").cpu().numpy(), pop.session_ids,
-                        chosen, time.time() - started, n_classes=n_classes)
+                        chosen, time.time() - started, n_classes=n_classes), final
+
+
+def decode_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[float] = DEFAULT_L2_GRID,
+                             gtol: float = 1e-4, max_iter: int = 1000, history: int = 10,
+                             shuffle_labels: bool = False, seed: int = 0, workers: int | None = None,
+                             trials: torch.Tensor | np.ndarray | None = None, refit: bool = True) -> DecodeResult:
+    """Within-animal logistic regression as the field builds it (:func:`fit_logistic_baseline`, its result)."""
+    return fit_logistic_baseline(pop, task, l2_grid=l2_grid, gtol=gtol, max_iter=max_iter, history=history,
+                                 shuffle_labels=shuffle_labels, seed=seed, workers=workers, trials=trials,
+                                 refit=refit)[0]
