@@ -50,15 +50,19 @@ def _linear_score(weights: torch.Tensor, const: torch.Tensor) -> Callable[[torch
 
 def gaussian_candidates(x: torch.Tensor, condition: torch.Tensor, train: torch.Tensor, *,
                         priors: Sequence[str] = PRIORS, kappas: Sequence[float] = GAUSSIAN_KAPPAS,
-                        shrinkages: Sequence[float] = SHRINKAGES, steps: int = 300
-                        ) -> tuple[list[Candidate], PoissonTuning]:
+                        shrinkages: Sequence[float] = SHRINKAGES, steps: int = 300,
+                        warm: PoissonTuning | None = None) -> tuple[list[Candidate], PoissonTuning | None]:
     """Every (prior, kappa, shrinkage) Gaussian model of one window's square-root counts fitted on the ``train``
-    trials, and the parametric fit of the square-root means (a :data:`~neurobook.decoding.windows.WindowFit` once
-    the keywords are bound)."""
+    trials, and the parametric fit of the square-root means (None when no prior is parametric; a
+    :data:`~neurobook.decoding.windows.WindowFit` once the keywords are bound); ``warm`` as in
+    :func:`~neurobook.decoding.poisson.poisson_candidates`."""
     z = x.float().sqrt()
     sums, n = condition_sums(z, condition, train)
-    tuning = fit_tuning(sums, n, steps=steps)
-    prior_means = {"parametric": tuning.rates().detach(), "smoothed": smoothed_rates(sums, n)}
+    tuning = None if "parametric" not in priors else fit_tuning(sums, n, steps=steps) if warm is None else \
+        fit_tuning(sums, n, steps=max(steps // 3, 1), init=warm)
+    prior_means = {"smoothed": smoothed_rates(sums, n)}
+    if tuning is not None:
+        prior_means["parametric"] = tuning.rates().detach()
     cov = _pooled_covariance(z, condition, train, sums / n.clamp(min=1)[:, None])
     diag = torch.diag(cov).clamp(min=_VAR_FLOOR)
     out = []

@@ -112,12 +112,23 @@ def _starts(sums: torch.Tensor, n: torch.Tensor) -> dict[str, torch.Tensor]:
             "w": w[None].expand(3, -1, -1)}
 
 
-def fit_tuning(sums: torch.Tensor, n: torch.Tensor, *, steps: int = 300, lr: float = 0.05) -> PoissonTuning:
+def _warm_start(init: PoissonTuning) -> dict[str, torch.Tensor]:
+    """One starting point per unit: the unconstrained parameters of a previous fit."""
+    return {"log_b": init.baseline.log()[None], "log_g": init.gain.log()[None],
+            "cx": init.centre_deg[None, :, 0] / _STEP, "cy": init.centre_deg[None, :, 1] / _STEP,
+            "log_sx": (init.width_deg[None, :, 0] / _STEP).log(), "log_sy": (init.width_deg[None, :, 1] / _STEP).log(),
+            "w": init.orientation_gain.log()[None]}
+
+
+def fit_tuning(sums: torch.Tensor, n: torch.Tensor, *, steps: int = 300, lr: float = 0.05,
+               init: PoissonTuning | None = None) -> PoissonTuning:
     """Poisson maximum-likelihood fit of the parametric tuning of every unit from its spike ``sums`` (243, n_units)
-    over the ``n`` (243,) training trials of each condition; all units and starting points in one Adam loop."""
+    over the ``n`` (243,) training trials of each condition; all units and starting points in one Adam loop.
+    ``init`` (a fit of the same units on other trials, e.g. a subset) replaces the three starting points by one."""
     sums, n = sums.float(), n.float().to(sums.device)
     az, el, oi = _grid(sums.device)
-    params = {k: v.clone().contiguous().requires_grad_(True) for k, v in _starts(sums, n).items()}
+    starts = _starts(sums, n) if init is None else _warm_start(init)
+    params = {k: v.detach().clone().contiguous().requires_grad_(True) for k, v in starts.items()}
     opt = torch.optim.Adam(params.values(), lr=lr)
     total = n.sum().clamp(min=1)
 
@@ -187,12 +198,17 @@ def poisson_log_likelihood(x: torch.Tensor, rates: torch.Tensor, gain: str = "no
 
 def poisson_candidates(x: torch.Tensor, condition: torch.Tensor, train: torch.Tensor, *,
                        priors: Sequence[str] = PRIORS, kappas: Sequence[float] = KAPPAS,
-                       gains: Sequence[str] = GAINS, steps: int = 300) -> tuple[list[Candidate], PoissonTuning]:
+                       gains: Sequence[str] = GAINS, steps: int = 300, warm: PoissonTuning | None = None
+                       ) -> tuple[list[Candidate], PoissonTuning | None]:
     """Every (prior, kappa, gain) Poisson model of one window fitted on the ``train`` trials, and the parametric
-    fit (a :data:`WindowFit` once the keywords are bound)."""
+    fit (None when no prior is parametric; a :data:`WindowFit` once the keywords are bound). ``warm``: a fit of
+    the same window on a subset of these trials, the start of a shorter parametric fit (a third of the steps)."""
     sums, n = condition_sums(x, condition, train)
-    tuning = fit_tuning(sums, n, steps=steps)
-    prior_rates = {"parametric": tuning.rates().detach(), "smoothed": smoothed_rates(sums, n)}
+    tuning = None if "parametric" not in priors else fit_tuning(sums, n, steps=steps) if warm is None else \
+        fit_tuning(sums, n, steps=max(steps // 3, 1), init=warm)
+    prior_rates = {"smoothed": smoothed_rates(sums, n)}
+    if tuning is not None:
+        prior_rates["parametric"] = tuning.rates().detach()
     out = []
     for p in priors:
         for k in kappas:

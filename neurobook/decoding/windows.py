@@ -146,10 +146,11 @@ class _Plan:
     refit: bool = False
 
 
-def _refit(fit: WindowFit, x: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor, info: dict
+def _refit(fit: WindowFit, x: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor, info: dict, warm: object
            ) -> tuple[Candidate, object]:
-    """The chosen candidate (``info``) fitted again on the trials of ``mask``."""
-    cands, fitted = fit(x, cond, mask)
+    """The chosen candidate (``info``) fitted again on the trials of ``mask``: only its own prior, its parametric
+    tuning started from ``warm`` (the fit on the train trials, a subset of ``mask``)."""
+    cands, fitted = fit(x, cond, mask, priors=(info["prior"],), warm=warm) if "prior" in info else fit(x, cond, mask)
     return next(c for c in cands if c.info == info), fitted
 
 
@@ -166,7 +167,7 @@ def _decode_animal(d: AnimalTrials, split: np.ndarray, task: str, fit: WindowFit
     out = {**this.info, "uses_next": False, "val_accuracy": this_acc, "fit": fitted}
     nxt = None
     if plan.windows != "this":
-        cands_n, _ = fit(d.x_next, cond, train & d.has_next)
+        cands_n, fitted_next = fit(d.x_next, cond, train & d.has_next)
         cand, weight, acc = _choose(cands_n, d.x_next, this.score(d.x), d.has_next, labels, val, task,
                                     plan.readout, plan.next_weights)
         if plan.windows == "both" or acc > this_acc:
@@ -174,9 +175,10 @@ def _decode_animal(d: AnimalTrials, split: np.ndarray, task: str, fit: WindowFit
             out |= {f"next_{k}": v for k, v in cand.info.items()}
             out |= {"uses_next": True, "next_weight": weight, "val_accuracy": acc}
     if plan.refit:  # the choices stand; the chosen models are fitted again on train + validation
-        this, out["fit"] = _refit(fit, d.x, cond, train | val, this.info)
+        this, refitted = _refit(fit, d.x, cond, train | val, this.info, fitted)
+        out["fit"] = refitted if refitted is not None else out["fit"]
         if nxt is not None:
-            nxt = (_refit(fit, d.x_next, cond, (train | val) & d.has_next, nxt[0].info)[0], nxt[1])
+            nxt = (_refit(fit, d.x_next, cond, (train | val) & d.has_next, nxt[0].info, fitted_next)[0], nxt[1])
     ll = this.score(d.x)
     if nxt is not None:
         ll = ll + nxt[1] * nxt[0].score(d.x_next) * d.has_next.float()[:, None]
