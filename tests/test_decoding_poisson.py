@@ -223,3 +223,24 @@ def test_bad_arguments(sim):
         decode_poisson(sessions[::-1], pop)
     with pytest.raises(ValueError, match="gain must be one of"):
         poisson_log_likelihood(torch.zeros(1, 2), torch.ones(243, 2), "free")
+
+
+def test_ensemble_of_posteriors(sim):
+    from neurobook.decoding import decode_logistic_baseline, ensemble
+
+    sessions, pop = sim
+    poisson = decode_poisson(sessions, pop, "position", keep_scores=True)
+    logistic = decode_logistic_baseline(pop, "position", keep_scores=True)
+    shuffled = decode_logistic_baseline(pop, "position", l2_grid=(0.1,), shuffle_labels=True, keep_scores=True)
+    assert poisson.scores.shape == (3, pop.n_trials, 81)
+    np.testing.assert_allclose(np.exp(poisson.scores).sum(-1), 1.0, atol=1e-4)  # normalized posteriors
+    same = ensemble([poisson, poisson])
+    np.testing.assert_array_equal(same.pred[same.test_mask], poisson.pred[poisson.test_mask])
+    both = ensemble([poisson, logistic])
+    assert np.median(both.accuracy()) >= max(np.median(poisson.accuracy()), np.median(logistic.accuracy())) - 0.02
+    # a member that knows nothing, given all the weight, drags the ensemble to chance
+    assert np.median(ensemble([poisson, shuffled], weights=[0.0, 1.0]).accuracy()) < 3 / 81
+    with pytest.raises(ValueError, match="keep_scores=True"):
+        ensemble([poisson, decode_poisson(sessions, pop, "position")])
+    with pytest.raises(ValueError, match="same task"):
+        ensemble([poisson, decode_logistic_baseline(pop, "orientation", keep_scores=True)])

@@ -16,6 +16,7 @@
 * :mod:`~neurobook.decoding.poisson`: the Poisson decoder built on the task's structure (receptive field x
   orientation tuning, shrinkage, per-trial gain, the next window), and the previous-stimulus control.
 * :mod:`~neurobook.decoding.gaussian`: its correlated-noise alternative (square-root counts, shared covariance).
+* :mod:`~neurobook.decoding.ensemble`: a product of experts over the decoders' class posteriors, weights fixed.
 * :mod:`~neurobook.decoding.few_shot`: a new animal with few labelled trials: the within-animal alternatives to
   transfer on the same trials, the best of them chosen on validation, and trial savings.
 * :mod:`~neurobook.decoding.recording`: the same protocol on a population file of any stimulus (the user's, or
@@ -33,6 +34,7 @@ from neurobook.decoding.baselines import (
     fit_logistic_baseline,
     fit_logistic_lbfgs,
 )
+from neurobook.decoding.ensemble import ensemble
 from neurobook.decoding.few_shot import (
     ALTERNATIVES,
     FewShotComparison,
@@ -104,6 +106,7 @@ __all__ = [
     "decode_poisson",
     "decode_previous",
     "decode_recording",
+    "ensemble",
     "few_shot_alternatives",
     "few_shot_mask",
     "fit_logistic",

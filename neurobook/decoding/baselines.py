@@ -172,6 +172,15 @@ class LbfgsFit:
                 out.append((x @ theta.reshape(p, k * c)).view(-1, k, c).argmax(-1).T.cpu().numpy())
         return np.stack(out)
 
+    def log_proba(self, pop: Population, variant: int = 0) -> np.ndarray:
+        """(n_animals, n_trials, n_classes) log posterior of every class on every trial, for one variant."""
+        out = []
+        with torch.no_grad():
+            for a, theta in enumerate(self.weights):
+                x = _design(pop, a, torch.arange(pop.n_trials, device=pop.device))
+                out.append(torch.log_softmax(x @ theta[:, variant], dim=1).float().cpu().numpy())
+        return np.stack(out)
+
     def slot_weights(self, pop: Population) -> tuple[torch.Tensor, torch.Tensor]:
         """The weights in :class:`~neurobook.decoding.SlotDecoder` layout: ``w`` (n_animals, n_variants,
         n_units_max, n_classes) with zeros on padded units, and ``b`` (n_animals, n_variants, n_classes)."""
@@ -337,8 +346,8 @@ def _chosen_fit(path: list[LbfgsFit], pick: np.ndarray) -> LbfgsFit:
 def fit_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[float] = DEFAULT_L2_GRID,
                           gtol: float = 1e-4, max_iter: int = 1000, history: int = 10,
                           shuffle_labels: bool = False, seed: int = 0, workers: int | None = None,
-                          trials: torch.Tensor | np.ndarray | None = None, refit: bool = True
-                          ) -> tuple[DecodeResult, LbfgsFit]:
+                          trials: torch.Tensor | np.ndarray | None = None, refit: bool = True,
+                          keep_scores: bool = False) -> tuple[DecodeResult, LbfgsFit]:
     """Within-animal logistic regression as the field builds it: every unit of the animal, fitted to convergence
     (L-BFGS, a warm-started path over ``l2_grid``) on the train repeats, the L2 strength with the best validation
     accuracy kept per animal, then refitted (warm start) on train + validation repeats and scored on the test
@@ -350,6 +359,7 @@ def fit_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[float
     ``grid_converged``. ``shuffle_labels`` permutes the labels across the non-test trials (a chance control).
     ``trials`` (n_animals, n_trials) bool fits on these train-repeat trials only (e.g. a few labelled trials per
     class); ``refit=False`` keeps the train-only fit of the chosen strength (no refit on validation).
+    ``keep_scores`` keeps every trial's class log posterior in the result's ``scores`` (for ensembles).
     Returns the result and the final fit (its weights, one slot per animal).
     """
     n_classes = pop.n_classes(task)  # checks the task
@@ -388,14 +398,16 @@ def fit_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[float
               "l2_grid": np.asarray(l2_grid, float), "grid_val_accuracy": val_acc,
               "grid_n_iter": grid_info["n_iter"], "grid_converged": grid_info["converged"], "gtol": gtol}
     return DecodeResult(task, final.predict(pop)[:, 0], labels, pop.mask("test").cpu().numpy(), pop.session_ids,
-                        chosen, time.time() - started, n_classes=n_classes), final
+                        chosen, time.time() - started, n_classes=n_classes,
+                        scores=final.log_proba(pop) if keep_scores else None), final
 
 
 def decode_logistic_baseline(pop: Population, task: str, *, l2_grid: Sequence[float] = DEFAULT_L2_GRID,
                              gtol: float = 1e-4, max_iter: int = 1000, history: int = 10,
                              shuffle_labels: bool = False, seed: int = 0, workers: int | None = None,
-                             trials: torch.Tensor | np.ndarray | None = None, refit: bool = True) -> DecodeResult:
+                             trials: torch.Tensor | np.ndarray | None = None, refit: bool = True,
+                             keep_scores: bool = False) -> DecodeResult:
     """Within-animal logistic regression as the field builds it (:func:`fit_logistic_baseline`, its result)."""
     return fit_logistic_baseline(pop, task, l2_grid=l2_grid, gtol=gtol, max_iter=max_iter, history=history,
                                  shuffle_labels=shuffle_labels, seed=seed, workers=workers, trials=trials,
-                                 refit=refit)[0]
+                                 refit=refit, keep_scores=keep_scores)[0]

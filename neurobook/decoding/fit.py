@@ -112,6 +112,8 @@ class DecodeResult:
     chosen: dict = field(default_factory=dict)
     seconds: float = 0.0
     n_classes: int = 0  # 0 means the task's number of classes
+    #: (n_animals, n_trials, n_classes) log posterior of every class on every trial, when the decoder kept it
+    scores: np.ndarray | None = None
 
     @property
     def chance(self) -> float:

@@ -83,8 +83,8 @@ def decode_gaussian(sessions: Sequence[GaborSession], pop: Population, task: str
                     windows: str = "this", target: str = "current", priors: Sequence[str] = PRIORS,
                     kappas: Sequence[float] = GAUSSIAN_KAPPAS, shrinkages: Sequence[float] = SHRINKAGES,
                     next_weights: Sequence[float] = NEXT_WEIGHTS, readout: str = "marginal", refit: bool = False,
-                    steps: int = 300, max_gap_s: float | None = MAX_GAP_S, device: str | torch.device | None = None
-                    ) -> DecodeResult:
+                    steps: int = 300, max_gap_s: float | None = MAX_GAP_S, device: str | torch.device | None = None,
+                    keep_scores: bool = False) -> DecodeResult:
     """Within-animal decoding of ``task`` with correlated Gaussian noise on square-root counts; the same arguments
     as :func:`~neurobook.decoding.poisson.decode_poisson` (``target="previous"`` gives the previous-stimulus
     control), with ``shrinkages`` of the covariance toward its diagonal in place of the Poisson gain models."""
@@ -95,4 +95,4 @@ def decode_gaussian(sessions: Sequence[GaborSession], pop: Population, task: str
     fit = partial(gaussian_candidates, priors=tuple(priors), kappas=tuple(kappas), shrinkages=tuple(shrinkages),
                   steps=steps)
     return decode_windows(sessions, pop, task, fit, target=target, windows=windows, next_weights=next_weights,
-                          readout=readout, refit=refit, max_gap_s=max_gap_s, device=device)
+                          readout=readout, refit=refit, max_gap_s=max_gap_s, device=device, keep_scores=keep_scores)

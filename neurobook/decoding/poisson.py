@@ -232,7 +232,7 @@ def decode_poisson(sessions: Sequence[GaborSession], pop: Population, task: str 
                    gains: Sequence[str] = GAINS, next_weights: Sequence[float] = NEXT_WEIGHTS,
                    readout: str = "marginal", refit: bool = False, steps: int = 300,
                    max_gap_s: float | None = MAX_GAP_S, train_trials: np.ndarray | None = None,
-                   device: str | torch.device | None = None) -> DecodeResult:
+                   device: str | torch.device | None = None, keep_scores: bool = False) -> DecodeResult:
     """Within-animal Poisson decoding of ``task`` from the raw counts of ``sessions`` (the animals of ``pop``, in
     order; ``pop`` gives the aligned trials and the train/validation/test split, so the result tables beside the
     other decoders of the same population).
@@ -246,11 +246,11 @@ def decode_poisson(sessions: Sequence[GaborSession], pop: Population, task: str 
     accuracy). ``refit`` fits the chosen models again on train + validation and ``train_trials`` restricts the fit
     to some train trials (:func:`decode_windows`). ``chosen``
     holds the choices per animal and, under ``fit``, each animal's parametric fit of this window
-    (:class:`PoissonTuning`) by session id.
+    (:class:`PoissonTuning`) by session id; ``keep_scores`` keeps the class log posteriors (``scores``).
     """
     return decode_windows(sessions, pop, task, _poisson_fit(priors, kappas, gains, steps), windows=windows,
                           next_weights=next_weights, readout=readout, refit=refit, max_gap_s=max_gap_s,
-                          train_trials=train_trials, device=device)
+                          train_trials=train_trials, device=device, keep_scores=keep_scores)
 
 
 def decode_previous(sessions: Sequence[GaborSession], pop: Population, task: str = "position", *,

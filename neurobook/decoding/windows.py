@@ -60,6 +60,17 @@ def read_out(loglik: torch.Tensor, task: str, how: str = "marginal") -> torch.Te
     return {"condition": pos * 3 + ori, "position": pos, "orientation": ori}[task]
 
 
+def class_log_posterior(loglik: torch.Tensor, task: str) -> torch.Tensor:
+    """(n_trials, n_classes) normalized log posterior of each class of ``task`` (the conditions' posterior summed
+    over the others) from the log-posterior over conditions ``loglik`` (n_trials, 243), flat prior."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+    lp = loglik.view(-1, _K, _K, 3)
+    per_class = {"condition": loglik, "orientation": lp.logsumexp((1, 2)),
+                 "position": lp.logsumexp(3).reshape(-1, _K * _K)}[task]
+    return torch.log_softmax(per_class, dim=1)
+
+
 def _class_of(condition: torch.Tensor, task: str) -> torch.Tensor:
     return {"condition": condition, "position": condition // 3, "orientation": condition % 3}[task]
 
@@ -144,6 +155,7 @@ class _Plan:
     next_weights: tuple[float, ...] = NEXT_WEIGHTS
     readout: str = "marginal"
     refit: bool = False
+    keep_scores: bool = False
 
 
 def _refit(fit: WindowFit, x: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor, info: dict, warm: object
@@ -183,12 +195,14 @@ def _decode_animal(d: AnimalTrials, split: np.ndarray, task: str, fit: WindowFit
     if nxt is not None:
         ll = ll + nxt[1] * nxt[0].score(d.x_next) * d.has_next.float()[:, None]
     pred = torch.where(d.ok, read_out(ll, task, plan.readout), -1)
+    if plan.keep_scores:
+        out["scores"] = class_log_posterior(ll, task).float().cpu().numpy()
     return pred.cpu().numpy(), out
 
 
 def _columns(rows: list[dict]) -> dict[str, np.ndarray]:
     """Per-animal choices as one array per key (NaN or '' where an animal lacks the key)."""
-    keys = list(dict.fromkeys(k for r in rows for k in r if k != "fit"))
+    keys = list(dict.fromkeys(k for r in rows for k in r if k not in ("fit", "scores")))
     out = {}
     for k in keys:
         text = any(isinstance(r.get(k), str) for r in rows)
@@ -199,7 +213,8 @@ def _columns(rows: list[dict]) -> dict[str, np.ndarray]:
 def decode_windows(sessions: Sequence[GaborSession], pop: Population, task: str, fit: WindowFit, *,
                    target: str = "current", windows: str = "this", next_weights: Sequence[float] = NEXT_WEIGHTS,
                    readout: str = "marginal", refit: bool = False, max_gap_s: float | None = MAX_GAP_S,
-                   train_trials: np.ndarray | None = None, device: str | torch.device | None = None) -> DecodeResult:
+                   train_trials: np.ndarray | None = None, device: str | torch.device | None = None,
+                   keep_scores: bool = False) -> DecodeResult:
     """Decode ``task`` per animal with the window models of ``fit`` (e.g. :func:`poisson_candidates` with its
     keywords bound), the candidate and the next window's weight chosen on the validation repeats.
 
@@ -211,6 +226,7 @@ def decode_windows(sessions: Sequence[GaborSession], pop: Population, task: str,
     repeats are still only predicted; ``chosen["val_accuracy"]`` is that of the train-only fit). ``train_trials``
     (n_animals, n_trials) bool: fit on these train-repeat trials only (e.g. a few labelled trials per class,
     :func:`~neurobook.decoding.few_shot_mask`) instead of all train repeats; choices are still made on validation.
+    ``keep_scores`` keeps every trial's class log posterior in ``scores`` (for ensembles).
     """
     started = time.time()
     if task not in TASKS:
@@ -225,7 +241,7 @@ def decode_windows(sessions: Sequence[GaborSession], pop: Population, task: str,
         raise ValueError(f"sessions {[s.session_id for s in sessions]} are not the population's animals "
                          f"{pop.session_ids} (in that order)")
     dev = torch.device(device) if device is not None else pop.device
-    plan = _Plan(windows, tuple(next_weights), readout, bool(refit))
+    plan = _Plan(windows, tuple(next_weights), readout, bool(refit), bool(keep_scores))
     if train_trials is not None:
         train_trials = np.asarray(train_trials, bool)
         if train_trials.shape != (pop.n_animals, pop.n_trials) or (train_trials & (pop.split != "train")).any():
@@ -242,5 +258,6 @@ def decode_windows(sessions: Sequence[GaborSession], pop: Population, task: str,
     label_arr = np.stack(labels)
     test = pop.mask("test").cpu().numpy() & (label_arr >= 0)
     chosen = _columns(rows) | {"fit": {int(s.session_id): r["fit"] for s, r in zip(sessions, rows, strict=True)}}
+    scores = np.stack([r["scores"] for r in rows]) if keep_scores else None
     return DecodeResult(task, np.stack(preds), pop.labels(task) if target == "current" else label_arr, test,
-                        list(pop.session_ids), chosen, time.time() - started)
+                        list(pop.session_ids), chosen, time.time() - started, scores=scores)
