@@ -76,7 +76,7 @@ this_run = nb.start_chapter(
                logistic_iter=300, logistic_steps=120),
     cpu=dict(n_mice=58, n_components=64, neural_steps=250, latent=64, hidden=256, n_seeds=1, transfer_folds=8,
              transfer_steps=250, adapt_steps=150, transfer_lr=1e-2, detail_mice=10, sim_sessions=3, batch=256,
-             image_components=128, transfer_batch=64, poisson_steps=300, fewshot_poisson_steps=100,
+             image_components=128, transfer_batch=64, poisson_steps=150, fewshot_poisson_steps=100,
              logistic_iter=1000, logistic_steps=150),
     gpu=dict(n_mice=58, n_components=0, neural_steps=1500, latent=128, hidden=512, n_seeds=3, transfer_folds=58,
              transfer_steps=1500, adapt_steps=600, transfer_lr=3e-3, detail_mice=58, sim_sessions=8, batch=1024,
@@ -935,12 +935,15 @@ check_that(lambda: np.all(np.asarray(elevation_acc) >= pos_res.accuracy()),
 #   trial. Chance is 1.2%, and neighbouring positions 10° apart fall in overlapping receptive fields (mouse V1
 #   receptive fields span 10–20°): in the simulated populations, with receptive fields of that size, even the ideal
 #   observer that knows the true rates misses some exact positions (see the ground truth).
-# * **Across animals.** The paper trained on one animal and tested on others; ours fits only a new mouse's input
-#   layer on $k$ labelled trials per class and sets it against that mouse's own decoders trained on the same trials.
+# * **Across animals.** The paper trained on one animal and tested on others. We do that too, on units aligned by
+#   their receptive fields (centres and preferred orientations from train repeats; how the paper made one animal's
+#   inputs readable by another's decoder is not in its abstract), and we also fit a new mouse's input layer on $k$
+#   labelled trials per class and set it against that mouse's own decoders trained on the same trials.
 # * **Data.** We use the Gabor receptive-field stimulus because its single-trial counts are in the offline data
-#   here; the paper's natural scenes and static gratings need allensdk online (`neurobook.data.allen_ecephys` counts
-#   them; this edition does not yet decode them on the page). The natural-image question is asked instead on Lurz
-#   et al.'s two-photon V1 data (100 images, one animal).
+#   here; the paper's natural scenes and static gratings need allensdk online: `neurobook data allen
+#   natural_scenes` builds their population file, and the section on population files decodes it when present
+#   (this page says above whether it was). The natural-image question is also asked on Lurz et al.'s two-photon V1
+#   data (100 images, one animal).
 # * **Scale on a CPU.** The profile of this run (top of the page) sets the number of mice, the neural decoders'
 #   input (principal components per mouse on a CPU, all units on a GPU; logistic and structured decoders always
 #   use all units), their sizes and training steps, the number of seeds (one on a CPU, three on a GPU, reported as
