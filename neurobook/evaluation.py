@@ -15,6 +15,20 @@ from neurobook.train import predict, trial_input_arrays
 MEASURES = ("single_trial_corr", "corr_to_avg", "oracle", "feve", "fraction_of_limit")
 
 
+def test_predictions(model: torch.nn.Module, test: StimulusResponseData, device: str | torch.device = "auto",
+                     neurons: np.ndarray | None = None) -> np.ndarray:
+    """(trials, neurons) predictions of ``model`` on ``test`` (a model that reads per-trial arrays, e.g. behaviour,
+    gets them from ``test.meta``); ``neurons``: the model's output columns that ``test``'s neurons are."""
+    inputs = trial_input_arrays(model, test)  # per-trial behaviour etc. for models that read it, else {}
+    pred = predict(model, test.images, device=device, trial_inputs=inputs or None)
+    if neurons is not None:
+        pred = pred[:, np.asarray(neurons)]
+    if pred.shape[1] != test.n_neurons:
+        raise ValueError(f"the model gives {pred.shape[1]} neurons but the test data has {test.n_neurons}; "
+                         "pass neurons= to pick the model's columns")
+    return pred
+
+
 def evaluate(model: torch.nn.Module, test: StimulusResponseData, device: str | torch.device = "auto",
              neurons: np.ndarray | None = None) -> pd.DataFrame:
     """Per-neuron measures on ``test`` (a tier with repeated images); the model never saw these trials.
@@ -26,13 +40,7 @@ def evaluate(model: torch.nn.Module, test: StimulusResponseData, device: str | t
     """
     if len(np.unique(test.image_ids)) == len(test.image_ids):
         raise ValueError("evaluate needs repeated images (the test tier) to estimate the noise ceiling")
-    inputs = trial_input_arrays(model, test)  # per-trial behaviour etc. for models that read it, else {}
-    pred = predict(model, test.images, device=device, trial_inputs=inputs or None)
-    if neurons is not None:
-        pred = pred[:, np.asarray(neurons)]
-    if pred.shape[1] != test.n_neurons:
-        raise ValueError(f"the model gives {pred.shape[1]} neurons but the test data has {test.n_neurons}; "
-                         "pass neurons= to pick the model's columns")
+    pred = test_predictions(model, test, device, neurons)
     resp, ids = test.responses, test.image_ids
     return pd.DataFrame({
         "neuron": np.arange(test.n_neurons),

@@ -1,0 +1,126 @@
+"""The share of neurons near their predictability limit, with its uncertainty and its estimator's bias.
+
+Kindel et al. report the share of neurons predicted within 10% of their limit. Here the limit is CCnorm (Schoppe
+et al. 2016, :func:`neurobook.metrics.normalized_correlation`) and a neuron counts when its CCnorm is at least a
+threshold (0.9 for "within 10%"). Three things make one number misleading, and this module measures each:
+
+* :func:`share_curve`: the share over thresholds (0.8 to 0.95), since a small share moves fast with the threshold;
+* :func:`bootstrap_share`: a 95% interval from resampling the **test images** (with all their repeats), the unit
+  that makes CCnorm noisy with 100 images;
+* :func:`share_bias`: the estimator's bias, measured on simulated neurons with a **known** CCnorm at the data's
+  own image count, repeats, signal and noise: a neuron's CCnorm estimate scatters by about +-0.1, which pushes
+  neurons just below the threshold above it (and the reverse) and so biases a share taken in a distribution's tail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["THRESHOLDS", "ImageStats", "ShareBias", "bootstrap_share", "image_stats", "share_bias", "share_curve"]
+
+THRESHOLDS = (0.8, 0.85, 0.9, 0.95)
+
+
+@dataclass
+class ImageStats:
+    """Per-image statistics of the test images with >= 2 repeats: everything CCnorm needs.
+
+    ``resp_mean``, ``pred_mean``: (n_images, n_neurons) means over repeats; ``noise``: (n_images, n_neurons)
+    unbiased variance over repeats divided by the number of repeats (the noise in each mean)."""
+
+    resp_mean: np.ndarray
+    pred_mean: np.ndarray
+    noise: np.ndarray
+
+    def ccnorm(self, images: np.ndarray | None = None) -> np.ndarray:
+        """(n_neurons,) CCnorm over ``images`` (indices, repeats allowed; default all), NaN without signal."""
+        idx = np.arange(len(self.resp_mean)) if images is None else np.asarray(images)
+        y, q = self.resp_mean[idx], self.pred_mean[idx]
+        signal = y.var(0, ddof=1) - self.noise[idx].mean(0)
+        yc, qc = y - y.mean(0), q - q.mean(0)
+        cov = (yc * qc).sum(0) / (len(idx) - 1)
+        var_q = q.var(0, ddof=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(var_q > 1e-12, cov / np.sqrt(var_q * signal), 0.0)
+        return np.where(signal > 1e-12, out, np.nan)
+
+
+def image_stats(pred: np.ndarray, resp: np.ndarray, image_ids: np.ndarray) -> ImageStats:
+    """:class:`ImageStats` of trials x neurons predictions and responses; images shown once are dropped."""
+    pred, resp, ids = np.asarray(pred, float), np.asarray(resp, float), np.asarray(image_ids)
+    if pred.shape != resp.shape or resp.ndim != 2 or ids.shape != (len(resp),):
+        raise ValueError(f"pred and resp must be (trials, neurons) alike with one image id per trial; got "
+                         f"{pred.shape}, {resp.shape}, {ids.shape}")
+    uniq, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    rep = counts >= 2
+    if rep.sum() < 3:
+        raise ValueError("the share needs at least 3 images with >= 2 repeats")
+    sums = np.zeros((len(uniq), resp.shape[1]))
+    np.add.at(sums, inverse, resp)
+    psums = np.zeros_like(sums)
+    np.add.at(psums, inverse, pred)
+    means, pmeans = sums / counts[:, None], psums / counts[:, None]
+    sq = np.zeros_like(sums)
+    np.add.at(sq, inverse, (resp - means[inverse]) ** 2)
+    var = sq[rep] / (counts[rep] - 1)[:, None]
+    return ImageStats(means[rep], pmeans[rep], var / counts[rep][:, None])
+
+
+def share_curve(ccnorm: np.ndarray, thresholds: Sequence[float] = THRESHOLDS) -> dict[float, float]:
+    """Share of neurons (with a defined CCnorm) whose CCnorm is >= each threshold."""
+    values = np.asarray(ccnorm, float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return {float(t): float("nan") for t in thresholds}
+    return {float(t): float(np.mean(values >= t)) for t in thresholds}
+
+
+def bootstrap_share(stats: ImageStats, threshold: float = 0.9, *, n_boot: int = 500, level: float = 0.95,
+                    seed: int = 0) -> tuple[float, float, float]:
+    """(share, low, high): the share of neurons with CCnorm >= ``threshold`` and its percentile interval from
+    resampling test images with replacement (a neuron without signal in a resample is left out of that share)."""
+    rng = np.random.default_rng(seed)
+    n = len(stats.resp_mean)
+    boots = np.array([share_curve(stats.ccnorm(rng.integers(0, n, n)), (threshold,))[float(threshold)]
+                      for _ in range(n_boot)])
+    lo, hi = np.nanquantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    return share_curve(stats.ccnorm(), (threshold,))[float(threshold)], float(lo), float(hi)
+
+
+@dataclass
+class ShareBias:
+    """The share estimator on simulated neurons whose true CCnorm is known, per threshold."""
+
+    true_share: dict[float, float]
+    estimated_share: dict[float, float]
+    ccnorm_sd: float  # median over neurons of the s.d. of the estimate around its true value
+
+    def bias(self) -> dict[float, float]:
+        """Estimated minus true share, per threshold."""
+        return {t: self.estimated_share[t] - self.true_share[t] for t in self.true_share}
+
+
+def share_bias(stats: ImageStats, true_ccnorm: np.ndarray, *, thresholds: Sequence[float] = THRESHOLDS,
+               n_sims: int = 4, seed: int = 0) -> ShareBias:
+    """Simulate, for every neuron, ``n_sims`` recordings at the data's own images, signal power and noise (from
+    ``stats``): an image signal ``s`` with the neuron's signal variance, repeats averaged with the neuron's noise in
+    each image mean, and a prediction correlated ``true_ccnorm`` with ``s``; estimate CCnorm from the simulated
+    data and compare the share to the one the true values give."""
+    true = np.clip(np.nan_to_num(np.asarray(true_ccnorm, float), nan=0.0), 0.0, 1.0)
+    if true.shape != (stats.resp_mean.shape[1],):
+        raise ValueError(f"true_ccnorm must have one value per neuron ({stats.resp_mean.shape[1]}); got {true.shape}")
+    rng = np.random.default_rng(seed)
+    signal = np.clip(stats.resp_mean.var(0, ddof=1) - stats.noise.mean(0), 1e-6, None)
+    m, k = stats.resp_mean.shape
+    estimates = []
+    for _ in range(n_sims):
+        s = rng.standard_normal((m, k)) * np.sqrt(signal)
+        y = s + rng.standard_normal((m, k)) * np.sqrt(stats.noise)
+        q = true * s + np.sqrt(1 - true**2) * rng.standard_normal((m, k)) * np.sqrt(signal)
+        estimates.append(ImageStats(y, q, stats.noise).ccnorm())
+    est = np.stack(estimates)
+    ests = {t: float(np.nanmean([share_curve(e, (t,))[float(t)] for e in est])) for t in thresholds}
+    return ShareBias(share_curve(true, thresholds), ests, float(np.nanmedian(np.nanstd(est - true, axis=0))))

@@ -1,0 +1,51 @@
+"""The share of neurons near their limit: CCnorm from image statistics, its bootstrap interval, its bias."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurobook import limit_share as ls
+from neurobook.metrics import normalized_correlation
+
+
+def _recording(n_images: int, n_repeats: int, n_neurons: int, rho: float, noise_sd: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    signal = rng.standard_normal((n_images, n_neurons))
+    pred_img = rho * signal + np.sqrt(1 - rho**2) * rng.standard_normal((n_images, n_neurons))
+    ids = np.repeat(np.arange(n_images), n_repeats)
+    resp = signal[ids] + noise_sd * rng.standard_normal((len(ids), n_neurons))
+    return pred_img[ids], resp, ids
+
+
+def test_image_stats_give_the_metrics_ccnorm():
+    pred, resp, ids = _recording(60, 4, 30, 0.8, 1.5)
+    stats = ls.image_stats(pred, resp, ids)
+    np.testing.assert_allclose(stats.ccnorm(), normalized_correlation(pred, resp, ids), atol=1e-10)
+    with pytest.raises(ValueError, match="at least 3 images"):
+        ls.image_stats(pred[:2], resp[:2], ids[:2])
+
+
+def test_share_curve_and_bootstrap_interval():
+    pred, resp, ids = _recording(100, 10, 400, 0.9, 2.0)
+    stats = ls.image_stats(pred, resp, ids)
+    curve = ls.share_curve(stats.ccnorm())
+    assert list(curve) == list(ls.THRESHOLDS) and all(np.diff(list(curve.values())) <= 0)
+    share, lo, hi = ls.bootstrap_share(stats, 0.9, n_boot=200)
+    assert lo <= share <= hi and hi - lo > 0.02  # 100 images leave real uncertainty
+    few = ls.bootstrap_share(ls.image_stats(*_recording(25, 10, 400, 0.9, 2.0)), 0.9, n_boot=200)
+    assert few[2] - few[1] > hi - lo  # fewer images, a wider interval
+
+
+def test_share_bias_is_seen_where_it_exists_and_not_where_it_does_not():
+    pred, resp, ids = _recording(100, 10, 300, 0.85, 2.0)
+    stats = ls.image_stats(pred, resp, ids)
+    just_below = np.full(300, 0.85)  # no neuron truly within 10% of its limit
+    noisy = ls.share_bias(stats, just_below, thresholds=(0.9,))
+    assert noisy.true_share[0.9] == 0.0
+    assert noisy.bias()[0.9] > 0.1  # scatter of the estimate lifts neurons over the threshold
+    assert 0.01 < noisy.ccnorm_sd < 0.3
+    quiet = ls.share_bias(ls.image_stats(*_recording(100, 200, 300, 0.85, 0.2)), just_below, thresholds=(0.9,))
+    assert abs(quiet.bias()[0.9]) < 0.02  # almost no noise: the estimator is unbiased
+    with pytest.raises(ValueError, match="one value per neuron"):
+        ls.share_bias(stats, just_below[:5])
