@@ -163,7 +163,7 @@ CHAPTERS: dict[str, Chapter] = {
                 "classification: softmax, cross-entropy, accuracy and chance level",
                 "the Allen Brain Observatory's visual areas and stimuli (read the chapter's data section)",
             ),
-            cpu_minutes=5,  # 265 s measured on the idle 2-core machine (leave-one-mouse-out over all 58 mice)
+            cpu_minutes=14,  # 799 s measured on the idle 2-core machine (second edition, 8 transfer folds)
         ),
         Chapter(
             slug="ch04_bio_v1",
