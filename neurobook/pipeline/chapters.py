@@ -62,7 +62,7 @@ CHAPTERS: dict[str, Chapter] = {
                       "share_within_10pct_of_limit", "{:.1%}"),
                 Claim("CNN minus LN, mean correlation to average", "CNN better than classical models (qualitative)",
                       "cnn_minus_ln_corr_to_avg", "{:+.3f}"),
-                Claim("best model variant of the run (ensemble over seeds, behaviour), share within 10% of the limit",
+                Claim("model variant chosen on validation (seed ensemble, behaviour), share within 10% of the limit",
                       "15% (macaque V1)", "best_variant_share_within_10pct_of_limit", "{:.1%}"),
                 Claim("preferred-image types (findings only when the labeller passes its ground truth)",
                       "Gabor-like, center-surround, textural", "type_proportions", "{}"),
