@@ -13,6 +13,7 @@ __all__ = [
     "correlation",
     "correlation_to_average",
     "envelope_match",
+    "explainable_fraction",
     "feve",
     "match_subunits",
     "normalized_correlation",
@@ -160,6 +161,19 @@ def feve(pred: np.ndarray, resp: np.ndarray, image_ids: np.ndarray) -> np.ndarra
     out = np.full(r.shape[1], np.nan)
     ok = explainable > 1e-12
     out[ok] = 1 - (mse[ok] - noise[ok]) / explainable[ok]
+    return _out(out, squeeze)
+
+
+def explainable_fraction(resp: np.ndarray, image_ids: np.ndarray) -> np.ndarray:
+    """Fraction of each neuron's trial-to-trial variance that the stimulus can explain, ``1 - s2_noise / Var[y]``
+    (the quantities of :func:`feve`; Cadena et al. 2019 keep neurons above 0.15); NaN without variance."""
+    r, squeeze = _as_2d("resp", resp)
+    ids = _ids(image_ids, r.shape[0])
+    inverse, _, _counts, rep, var = _repeat_stats(r, ids)
+    total = r[rep[inverse]].var(0, ddof=1)
+    out = np.full(r.shape[1], np.nan)
+    ok = total > 1e-12
+    out[ok] = 1 - var.mean(0)[ok] / total[ok]
     return _out(out, squeeze)
 
 

@@ -49,3 +49,20 @@ def test_share_bias_is_seen_where_it_exists_and_not_where_it_does_not():
     assert abs(quiet.bias()[0.9]) < 0.02  # almost no noise: the estimator is unbiased
     with pytest.raises(ValueError, match="one value per neuron"):
         ls.share_bias(stats, just_below[:5])
+
+
+def test_explainable_fraction_and_paired_difference():
+    from neurobook.metrics import correlation_to_average, explainable_fraction
+    from neurobook.paired_images import mean_corr_to_avg, paired_corr_to_avg_ci
+
+    good, resp, ids = _recording(80, 10, 50, 0.9, 1.0, seed=1)
+    frac = explainable_fraction(resp, ids)
+    assert abs(np.median(frac) - 0.5) < 0.05 and np.all((frac > 0.2) & (frac < 0.8))  # signal = noise variance
+    stats_good = ls.image_stats(good, resp, ids)
+    assert mean_corr_to_avg(stats_good) == pytest.approx(np.mean(correlation_to_average(good, resp, ids)))
+    rng = np.random.default_rng(2)
+    worse = good + 1.5 * rng.standard_normal((80, 50))[ids]  # the same model with extra error per image
+    diff = paired_corr_to_avg_ci(stats_good, ls.image_stats(worse, resp, ids), n_boot=300)
+    assert diff[1] > 0 and diff[1] <= diff[0] <= diff[2]
+    same = paired_corr_to_avg_ci(stats_good, stats_good, n_boot=50)
+    assert same == (0.0, 0.0, 0.0)
