@@ -103,6 +103,32 @@ def label_accuracy(cell_types: np.ndarray, labels: np.ndarray,
     return pd.Series(right).groupby(cell_types).mean().rename("share labelled as its type")
 
 
+def labeller_holdout(*, shape: tuple[int, int] = (36, 64), per_type: int = 25, seed: int = 1001,
+                     gabor_cycles: tuple[float, float] = (1.0, 2.0), noise: float = 0.25) -> pd.DataFrame:
+    """The preferred-image labeller (:func:`neurobook.rf_fit.characterize`, thresholds frozen) on simulated cells
+    it was never tuned on: another seed and image size, Gabors of ``gabor_cycles`` cycles, ``per_type`` cells of
+    each type. Each cell's exact optimal stimulus (:meth:`V1CellBank.optimal_stimuli`) plus white noise of
+    ``noise`` times its pixel s.d. (an MEI is never exact) is labelled. One row per type: cells, the share labelled
+    as its type, and its Wilson 95% interval."""
+    from neurobook.data.simulate import pink_noise_images, simulate_v1_population
+    from neurobook.decoding.scores import wilson_ci
+    from neurobook.rf_fit import characterize
+
+    images = pink_noise_images(64, shape, seed=seed)
+    sim = simulate_v1_population(images, np.full(len(images), "train"), np.arange(len(images)),
+                                 n_per_type=per_type, seed=seed, gabor_cycles=gabor_cycles)
+    best = sim.meta["cells"].optimal_stimuli(1.0)
+    rng = np.random.default_rng(seed)
+    noisy = best + noise * best.std(axis=(1, 2), keepdims=True) * rng.standard_normal(best.shape)
+    labels = characterize(noisy.astype(np.float32))["label"].to_numpy()
+    types = sim.meta["cell_types"]
+    right = labels == np.array([EXPECTED_LABEL[t] for t in types])
+    table = pd.DataFrame({"type": types, "right": right}).groupby("type")["right"].agg(["size", "sum"])
+    low, high = wilson_ci(table["sum"].to_numpy(), table["size"].to_numpy())
+    return pd.DataFrame({"cells": table["size"], "share labelled as its type": table["sum"] / table["size"],
+                         "Wilson 95% low": low, "Wilson 95% high": high}, index=table.index)
+
+
 def psth_table(predictions: dict[str, np.ndarray], psth: np.ndarray, reliability: np.ndarray) -> pd.DataFrame:
     """Per cell and model: correlation with the repeat-averaged PSTH, the ceiling and the fraction of it reached.
 

@@ -53,10 +53,11 @@ def _unit(f: np.ndarray) -> np.ndarray:
     return f / np.linalg.norm(f)
 
 
-def _gabor_pair(shape, rng) -> tuple[np.ndarray, np.ndarray]:
+def _gabor_pair(shape, rng, cycles: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     h, w = shape
     sigma = rng.uniform(0.08, 0.14) * h
-    freq = rng.uniform(0.2, 0.35) / sigma
+    # cycles of the carrier across the envelope's +-2 sigma; the default draws 0.8 to 1.4
+    freq = rng.uniform(0.2, 0.35) / sigma if cycles is None else rng.uniform(*cycles) / (4 * sigma)
     aspect = rng.uniform(1.0, 1.5)
     theta = rng.uniform(0, np.pi)
     phase = rng.uniform(0, 2 * np.pi)
@@ -182,7 +183,7 @@ class V1CellBank:
 
 
 def _build_bank(images: np.ndarray, types: Sequence[str], counts: dict, mean_rate: float, baseline: float,
-                rng: np.random.Generator) -> V1CellBank:
+                rng: np.random.Generator, gabor_cycles: tuple[float, float] | None = None) -> V1CellBank:
     """Draw every cell's filters and fix the constants that give it unit-std drive and mean rate ``mean_rate``."""
     shape = images.shape[1:]
     pixel_mean, pixel_std = float(images.mean()), float(images.std())
@@ -192,7 +193,7 @@ def _build_bank(images: np.ndarray, types: Sequence[str], counts: dict, mean_rat
     for t in types:
         for _ in range(counts.get(t, 0)):
             if t in ("gabor", "complex"):
-                f, f2 = _gabor_pair(shape, rng)
+                f, f2 = _gabor_pair(shape, rng, gabor_cycles)
             elif t == "dog":
                 f, f2 = _dog_filter(shape, rng), np.zeros(shape)
             else:
@@ -229,6 +230,7 @@ def simulate_v1_population(
     mean_rate: float = 2.0,
     baseline: float = 0.1,
     seed: int = 0,
+    gabor_cycles: tuple[float, float] | None = None,
 ) -> StimulusResponseData:
     """Poisson responses of a population of model V1 cells to ``images`` (n_trials, H, W).
 
@@ -239,6 +241,8 @@ def simulate_v1_population(
         mean_rate: mean expected count per trial of every neuron.
         baseline: spontaneous rate as a fraction of the mean driven rate.
         seed: random seed for the filters and the Poisson noise.
+        gabor_cycles: (low, high) cycles of the Gabor and complex cells' carrier across their envelope's
+            +-2 sigma, drawn uniformly; None draws 0.8 to 1.4.
 
     Returns:
         ``StimulusResponseData`` named ``simulated`` with ``meta["true_filters"]`` (n_neurons, H, W)
@@ -264,7 +268,9 @@ def simulate_v1_population(
     if not mean_rate > 0:
         raise ValueError(f"mean_rate must be > 0, got {mean_rate}")
     rng = np.random.default_rng(seed)
-    bank = _build_bank(images, types, counts, mean_rate, baseline, rng)
+    if gabor_cycles is not None and not 0 < gabor_cycles[0] <= gabor_cycles[1]:
+        raise ValueError(f"gabor_cycles must be (low, high) with 0 < low <= high, got {gabor_cycles!r}")
+    bank = _build_bank(images, types, counts, mean_rate, baseline, rng, gabor_cycles)
     true_rates = bank.rates(images)
     responses = rng.poisson(true_rates).astype(np.float32)
     return StimulusResponseData(

@@ -30,7 +30,7 @@ def wilson_ci(k: np.ndarray | float, n: np.ndarray | float, z: float = 1.96) -> 
     den = 1 + z**2 / n
     centre = (p + z**2 / (2 * n)) / den
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
-    return centre - half, centre + half
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
 def bootstrap_median_ci(values: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0
