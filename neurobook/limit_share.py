@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurobook.metrics import ccnorm_from_image_means
+
 __all__ = ["THRESHOLDS", "ImageStats", "ShareBias", "bootstrap_share", "image_stats", "share_bias", "share_curve"]
 
 THRESHOLDS = (0.8, 0.85, 0.9, 0.95)
@@ -38,14 +40,7 @@ class ImageStats:
     def ccnorm(self, images: np.ndarray | None = None) -> np.ndarray:
         """(n_neurons,) CCnorm over ``images`` (indices, repeats allowed; default all), NaN without signal."""
         idx = np.arange(len(self.resp_mean)) if images is None else np.asarray(images)
-        y, q = self.resp_mean[idx], self.pred_mean[idx]
-        signal = y.var(0, ddof=1) - self.noise[idx].mean(0)
-        yc, qc = y - y.mean(0), q - q.mean(0)
-        cov = (yc * qc).sum(0) / (len(idx) - 1)
-        var_q = q.var(0, ddof=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = np.where(var_q > 1e-12, cov / np.sqrt(var_q * signal), 0.0)
-        return np.where(signal > 1e-12, out, np.nan)
+        return ccnorm_from_image_means(self.resp_mean[idx], self.pred_mean[idx], self.noise[idx])
 
 
 def image_stats(pred: np.ndarray, resp: np.ndarray, image_ids: np.ndarray) -> ImageStats:

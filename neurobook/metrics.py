@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "ccnorm_from_image_means",
     "correlation",
     "correlation_to_average",
     "envelope_match",
@@ -194,17 +195,23 @@ def normalized_correlation(pred: np.ndarray, resp: np.ndarray, image_ids: np.nda
     if rep.sum() < 2:
         raise ValueError("normalized_correlation needs at least 2 images with repeats")
     _, p_means, _ = _image_means(p, ids)
-    y, q = r_means[rep], p_means[rep]
-    var_y = y.var(0, ddof=1)
-    signal_power = var_y - (var / counts[rep][:, None]).mean(0)
+    return _out(ccnorm_from_image_means(r_means[rep], p_means[rep], var / counts[rep][:, None]), squeeze)
+
+
+def ccnorm_from_image_means(resp_means: np.ndarray, pred_means: np.ndarray, mean_noise: np.ndarray) -> np.ndarray:
+    """CCnorm (:func:`normalized_correlation`) from per-image statistics (n_images, n_neurons): the repeat-averaged
+    responses, the mean predictions and the noise variance of each average (``s2_m / n_m``). Images may repeat
+    (a bootstrap sample)."""
+    y, q = np.asarray(resp_means, float), np.asarray(pred_means, float)
+    signal_power = y.var(0, ddof=1) - np.asarray(mean_noise, float).mean(0)
     var_p = q.var(0, ddof=1)
     cov = ((q - q.mean(0)) * (y - y.mean(0))).sum(0) / (len(y) - 1)
-    out = np.full(r.shape[1], np.nan)
+    out = np.full(y.shape[1], np.nan)
     ok = signal_power > 1e-12
     out[ok] = 0.0
     ok_p = ok & (var_p > 1e-12)
     out[ok_p] = cov[ok_p] / np.sqrt(var_p[ok_p] * signal_power[ok_p])
-    return _out(out, squeeze)
+    return out
 
 
 def share_within_limit(frac: np.ndarray, tolerance: float = 0.1) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurobook.limit_share import ImageStats
+from neurobook.metrics import correlation
 
 __all__ = ["mean_corr_to_avg", "paired_corr_to_avg_ci"]
 
@@ -15,12 +16,7 @@ def mean_corr_to_avg(stats: ImageStats, images: np.ndarray | None = None) -> flo
     """Mean over neurons of the correlation, across ``images`` (indices, repeats allowed), of the mean prediction
     with the repeat-averaged response."""
     idx = np.arange(len(stats.resp_mean)) if images is None else np.asarray(images)
-    y, q = stats.resp_mean[idx], stats.pred_mean[idx]
-    yc, qc = y - y.mean(0), q - q.mean(0)
-    den = np.sqrt((yc**2).sum(0) * (qc**2).sum(0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.where(den > 1e-12, (yc * qc).sum(0) / den, np.nan)
-    return float(np.nanmean(r))
+    return float(np.nanmean(correlation(stats.pred_mean[idx], stats.resp_mean[idx])))
 
 
 def paired_corr_to_avg_ci(a: ImageStats, b: ImageStats, *, n_boot: int = 1000, level: float = 0.95,
