@@ -5,11 +5,13 @@ et al. 2016, :func:`neurobook.metrics.normalized_correlation`) and a neuron coun
 threshold (0.9 for "within 10%"). Three things make one number misleading, and this module measures each:
 
 * :func:`share_curve`: the share over thresholds (0.8 to 0.95), since a small share moves fast with the threshold;
-* :func:`bootstrap_share`: a 95% interval from resampling the **test images** (with all their repeats), the unit
-  that makes CCnorm noisy with 100 images;
 * :func:`share_bias`: the estimator's bias, measured on simulated neurons with a **known** CCnorm at the data's
   own image count, repeats, signal and noise: a neuron's CCnorm estimate scatters by about +-0.1, which pushes
-  neurons just below the threshold above it (and the reverse) and so biases a share taken in a distribution's tail.
+  neurons just below the threshold above it (and the reverse) and so biases a share taken in a distribution's tail;
+* :meth:`ShareBias.corrected_interval`: a 95% interval for the true share from the same simulations (a parametric
+  bootstrap of new test images: new image signals and repeat noise), which carries that bias. Resampling the
+  recorded images instead (a percentile bootstrap) duplicates images, widens each neuron's scatter and so moves
+  a tail share further up: its interval can miss its own point estimate.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from neurobook.metrics import ccnorm_from_image_means
 
-__all__ = ["THRESHOLDS", "ImageStats", "ShareBias", "bootstrap_share", "image_stats", "share_bias", "share_curve"]
+__all__ = ["THRESHOLDS", "ImageStats", "ShareBias", "image_stats", "share_bias", "share_curve"]
 
 THRESHOLDS = (0.8, 0.85, 0.9, 0.95)
 
@@ -73,33 +75,32 @@ def share_curve(ccnorm: np.ndarray, thresholds: Sequence[float] = THRESHOLDS) ->
     return {float(t): float(np.mean(values >= t)) for t in thresholds}
 
 
-def bootstrap_share(stats: ImageStats, threshold: float = 0.9, *, n_boot: int = 500, level: float = 0.95,
-                    seed: int = 0) -> tuple[float, float, float]:
-    """(share, low, high): the share of neurons with CCnorm >= ``threshold`` and its percentile interval from
-    resampling test images with replacement (a neuron without signal in a resample is left out of that share)."""
-    rng = np.random.default_rng(seed)
-    n = len(stats.resp_mean)
-    boots = np.array([share_curve(stats.ccnorm(rng.integers(0, n, n)), (threshold,))[float(threshold)]
-                      for _ in range(n_boot)])
-    lo, hi = np.nanquantile(boots, [(1 - level) / 2, (1 + level) / 2])
-    return share_curve(stats.ccnorm(), (threshold,))[float(threshold)], float(lo), float(hi)
-
-
 @dataclass
 class ShareBias:
     """The share estimator on simulated neurons whose true CCnorm is known, per threshold."""
 
     true_share: dict[float, float]
-    estimated_share: dict[float, float]
+    estimated_share: dict[float, float]  # mean over the simulations
     ccnorm_sd: float  # median over neurons of the s.d. of the estimate around its true value
+    simulated_shares: dict[float, np.ndarray]  # the estimated share of every simulation
 
     def bias(self) -> dict[float, float]:
         """Estimated minus true share, per threshold."""
         return {t: self.estimated_share[t] - self.true_share[t] for t in self.true_share}
 
+    def corrected_interval(self, observed: float, threshold: float = 0.9, level: float = 0.95
+                           ) -> tuple[float, float, float]:
+        """(bias-corrected share, low, high) for the true share behind an ``observed`` one: the observed share
+        minus the simulated estimator errors (their mean, and their upper and lower quantiles), clipped to [0, 1]."""
+        t = float(threshold)
+        errors = self.simulated_shares[t] - self.true_share[t]
+        lo_err, hi_err = np.quantile(errors, [(1 - level) / 2, (1 + level) / 2])
+        clip = lambda v: float(min(max(v, 0.0), 1.0))  # noqa: E731
+        return clip(observed - errors.mean()), clip(observed - hi_err), clip(observed - lo_err)
+
 
 def share_bias(stats: ImageStats, true_ccnorm: np.ndarray, *, thresholds: Sequence[float] = THRESHOLDS,
-               n_sims: int = 4, seed: int = 0) -> ShareBias:
+               n_sims: int = 100, seed: int = 0) -> ShareBias:
     """Simulate, for every neuron, ``n_sims`` recordings at the data's own images, signal power and noise (from
     ``stats``): an image signal ``s`` with the neuron's signal variance, repeats averaged with the neuron's noise in
     each image mean, and a prediction correlated ``true_ccnorm`` with ``s``; estimate CCnorm from the simulated
@@ -117,5 +118,6 @@ def share_bias(stats: ImageStats, true_ccnorm: np.ndarray, *, thresholds: Sequen
         q = true * s + np.sqrt(1 - true**2) * rng.standard_normal((m, k)) * np.sqrt(signal)
         estimates.append(ImageStats(y, q, stats.noise).ccnorm())
     est = np.stack(estimates)
-    ests = {t: float(np.nanmean([share_curve(e, (t,))[float(t)] for e in est])) for t in thresholds}
-    return ShareBias(share_curve(true, thresholds), ests, float(np.nanmedian(np.nanstd(est - true, axis=0))))
+    sims = {float(t): np.array([share_curve(e, (t,))[float(t)] for e in est]) for t in thresholds}
+    return ShareBias(share_curve(true, thresholds), {t: float(np.nanmean(v)) for t, v in sims.items()},
+                     float(np.nanmedian(np.nanstd(est - true, axis=0))), sims)

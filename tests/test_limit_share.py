@@ -26,15 +26,17 @@ def test_image_stats_give_the_metrics_ccnorm():
         ls.image_stats(pred[:2], resp[:2], ids[:2])
 
 
-def test_share_curve_and_bootstrap_interval():
-    pred, resp, ids = _recording(100, 10, 400, 0.9, 2.0)
+def test_share_curve_and_the_corrected_interval_covers_the_truth():
+    pred, resp, ids = _recording(100, 10, 400, 0.85, 2.0)
     stats = ls.image_stats(pred, resp, ids)
     curve = ls.share_curve(stats.ccnorm())
     assert list(curve) == list(ls.THRESHOLDS) and all(np.diff(list(curve.values())) <= 0)
-    share, lo, hi = ls.bootstrap_share(stats, 0.9, n_boot=200)
-    assert lo <= share <= hi and hi - lo > 0.02  # 100 images leave real uncertainty
-    few = ls.bootstrap_share(ls.image_stats(*_recording(25, 10, 400, 0.9, 2.0)), 0.9, n_boot=200)
-    assert few[2] - few[1] > hi - lo  # fewer images, a wider interval
+    observed = curve[0.9]
+    assert observed > 0.1  # no neuron is truly within 10% of its limit, yet the raw share says otherwise
+    bias = ls.share_bias(stats, np.full(400, 0.85), thresholds=(0.9,), n_sims=60)
+    corrected, lo, hi = bias.corrected_interval(observed, 0.9)
+    assert lo <= corrected <= hi and lo == 0.0  # the truth, 0, is inside
+    assert corrected < 0.05
 
 
 def test_share_bias_is_seen_where_it_exists_and_not_where_it_does_not():
