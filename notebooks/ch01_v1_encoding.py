@@ -302,7 +302,10 @@ display(Markdown(
     f"{share_est_bias.true_share[0.9]:.1%} (bias {share_est_bias.bias()[0.9]:+.1%}; a neuron's estimate scatters by "
     f"{share_est_bias.ccnorm_sd:.2f}): "
     + ("the bias is under 1 point." if abs(share_est_bias.bias()[0.9]) < 0.01 else
-       "the estimate is biased by more than 1 point, so the share above should be read with that correction.")
+       "the bias exceeds the observed share: with these images and repeats the data cannot tell this share from 0 "
+       "(the corrected interval collapses at 0 because the correction takes the estimates as the truth, a "
+       "plug-in approximation, not a claim that the share is exactly 0)." if share_est_bias.bias()[0.9] > share_point
+       else "the estimate is biased by more than 1 point; the corrected share above carries that correction.")
 ))
 
 # %% tags=["hide-input"]
