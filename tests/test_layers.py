@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "train": 3,
     "metrics": 4, "rf_fit": 4, "evaluation": 4, "inversion": 4, "insilico": 4, "decoding": 4, "generative": 4,
     "stnmf": 4, "cell_fits": 4, "tuning_similarity": 4, "plotting": 4, "limit_share": 4, "paired_images": 4,
+    "label_agreement": 4,
     "widgets": 5, "course": 5,
     "pipeline": 6,
 }

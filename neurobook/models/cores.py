@@ -49,6 +49,27 @@ def _check_kernel(name: str, value: object) -> int:
     return value
 
 
+class DepthSeparableConv2d(nn.Sequential):
+    """1x1 conv (in -> out), a depthwise k x k conv (one kernel per channel), 1x1 conv (out -> out); no biases.
+
+    The hidden layer of neuralpredictors' ``Stacked2dCore(depth_separable=True)``, the Sensorium 2022 baseline core:
+    far fewer weights than a full k x k conv (2 C^2 + C k^2 against C^2 k^2), so wide kernels stay affordable.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, 1, bias=False),
+            nn.Conv2d(out_channels, out_channels, kernel_size, padding=kernel_size // 2, groups=out_channels,
+                      bias=False),
+            nn.Conv2d(out_channels, out_channels, 1, bias=False),
+        )
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The first pointwise weights (out, in, 1, 1): what the group-sparsity penalty acts on."""
+        return self[0].weight
+
+
 class ConvCore(nn.Module):
     """A stack of conv -> batchnorm -> ELU layers; 'same' padding keeps (H, W).
 
@@ -61,6 +82,10 @@ class ConvCore(nn.Module):
         gamma_input: weight of the Laplacian smoothness penalty on the first-layer kernels.
         gamma_hidden: weight of the group-sparsity penalty on the hidden kernels.
         momentum: batchnorm momentum.
+        depth_separable: hidden layers as :class:`DepthSeparableConv2d` (pointwise, depthwise, pointwise), as in the
+            Sensorium 2022 baseline; the group-sparsity penalty then acts on their first pointwise weights.
+        linear: no ELU between layers (batch norm stays, it is affine in eval mode): a linear core, which with a
+            Gaussian readout and the output nonlinearity is the field's LN baseline (Sensorium 2022's "LN model").
     """
 
     def __init__(
@@ -73,6 +98,8 @@ class ConvCore(nn.Module):
         gamma_input: float = 1.0,
         gamma_hidden: float = 0.01,
         momentum: float = 0.1,
+        depth_separable: bool = False,
+        linear: bool = False,
     ) -> None:
         super().__init__()
         _check_int("in_channels", in_channels, 1)
@@ -85,16 +112,22 @@ class ConvCore(nn.Module):
         self.in_channels = in_channels
         self.gamma_input = float(gamma_input)
         self.gamma_hidden = float(gamma_hidden)
+        self.depth_separable = bool(depth_separable)
+        self.linear = bool(linear)
         self._out_channels = hidden_channels
         blocks = []
         for i in range(layers):
             k = input_kernel if i == 0 else hidden_kernel
             cin = in_channels if i == 0 else hidden_channels
+            if i > 0 and self.depth_separable:
+                conv: nn.Module = DepthSeparableConv2d(cin, hidden_channels, k)
+            else:
+                conv = nn.Conv2d(cin, hidden_channels, k, padding=k // 2, bias=False)
             blocks.append(
                 nn.Sequential(
-                    nn.Conv2d(cin, hidden_channels, k, padding=k // 2, bias=False),
+                    conv,
                     nn.BatchNorm2d(hidden_channels, momentum=momentum),
-                    nn.ELU(),
+                    nn.Identity() if self.linear else nn.ELU(),
                 )
             )
         self.features = nn.Sequential(*blocks)
@@ -109,7 +142,7 @@ class ConvCore(nn.Module):
             raise TypeError(f"ConvCore expects a torch.Tensor, got {type(x).__name__}")
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"ConvCore expects (B, {self.in_channels}, H, W); got shape {tuple(x.shape)}")
-        return self.features(x)
+        return self.features(x.contiguous(memory_format=torch.channels_last))  # faster convs, CPU and GPU alike
 
     def regularizer(self) -> torch.Tensor:
         """gamma_input * Laplacian(first kernels) + gamma_hidden * group sparsity(hidden kernels)."""
