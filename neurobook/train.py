@@ -11,10 +11,12 @@ their per-column training mean and std are stored in the model the same way (``m
 from __future__ import annotations
 
 import copy
+import os
 import time
 from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -173,6 +175,7 @@ def fit(
     desc: str = "training",
     init_bias: bool = True,
     normalize_responses: bool = True,
+    checkpoint: str | os.PathLike | None = None,
 ) -> TrainResult:
     """Train ``model`` on the train tier with early stopping on the validation tier.
 
@@ -187,6 +190,9 @@ def fit(
     its output scale, so predictions stay in data units). NaN responses (neurons not recorded on a trial, e.g. when
     sessions are stacked so that one shared core learns them all) are left out of the loss and the validation
     correlation.
+    ``checkpoint``: a file written after every epoch (weights, optimizer, schedule, history, random state); a later
+    call with the same file, model and data resumes where that one stopped, so a long run (the gpu profile's model
+    on a CPU) survives being stopped. Delete the file to start afresh.
     """
     _check_fit_arguments(model, data, epochs, batch_size, patience, lr_decay)
     train, val = data.tier("train"), data.tier("validation")
@@ -209,10 +215,13 @@ def fit(
     schedule = _EarlyStopping(patience, lr_decay, max_lr_decays, copy.deepcopy(model.state_dict()))
 
     history: list[dict] = []
-    train_seconds, seen = 0.0, 0
+    train_seconds, seen, first = 0.0, 0, 1
+    if checkpoint is not None and Path(checkpoint).exists():
+        history, first, stopped = _resume(Path(checkpoint), model, optimizer, schedule, generator, scaler)
+        first = epochs + 1 if stopped else first
     start = time.perf_counter()
     bar = StepProgress(epochs, desc, unit="epoch", enabled=progress)
-    for epoch in range(1, epochs + 1):
+    for epoch in range(first, epochs + 1):
         t0 = time.perf_counter()
         mean_loss = _train_epoch(model, batches, optimizer, scaler, scale, dev, amp)
         train_seconds += time.perf_counter() - t0
@@ -224,7 +233,10 @@ def fit(
         history.append({"epoch": epoch, "train_loss": mean_loss, "val_corr": val_corr, "lr": current_lr,
                         "seconds": time.perf_counter() - t0})
         bar.step(val_corr=val_corr, lr=f"{current_lr:.1e}")
-        if schedule.stop_after(epoch, val_corr, model, optimizer):
+        stop = schedule.stop_after(epoch, val_corr, model, optimizer)
+        if checkpoint is not None:
+            _save_checkpoint(Path(checkpoint), model, optimizer, schedule, generator, scaler, history, stop)
+        if stop:
             break
     bar.close()
     model.load_state_dict(schedule.best_state)
@@ -234,6 +246,46 @@ def fit(
         seconds=time.perf_counter() - start, device=str(dev),
         images_per_second=seen / train_seconds if train_seconds > 0 else 0.0,
     )
+
+
+def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: _EarlyStopping,
+                     generator: torch.Generator, scaler: torch.amp.GradScaler, history: list[dict],
+                     stopped: bool) -> None:
+    """Everything :func:`fit` needs to go on after an epoch, written to a temporary file and then moved."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+             "schedule": {k: getattr(schedule, k) for k in ("best_state", "best_corr", "best_epoch", "bad_epochs",
+                                                             "decays")},
+             "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+             "history": history, "stopped": stopped,
+             "n_parameters": sum(p.numel() for p in model.parameters())}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _resume(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: _EarlyStopping,
+            generator: torch.Generator, scaler: torch.amp.GradScaler) -> tuple[list[dict], int, bool]:
+    """Load a checkpoint of :func:`_save_checkpoint` into the run: (history, next epoch, whether it had stopped)."""
+    try:
+        state = torch.load(path, map_location=next(model.parameters()).device, weights_only=False)
+        if state["n_parameters"] != sum(p.numel() for p in model.parameters()):
+            raise ValueError("the checkpoint was written by a model of another size")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except (OSError, KeyError, RuntimeError, ValueError, EOFError) as err:
+        raise ValueError(f"cannot resume from checkpoint {path}: {err}. It belongs to another model or data, or is "
+                         "damaged; delete it to start afresh.") from err
+    scaler.load_state_dict(state["scaler"])
+    for key, value in state["schedule"].items():
+        setattr(schedule, key, value)
+    generator.set_state(state["generator"].cpu())
+    torch.set_rng_state(state["torch_rng"].cpu())  # the readout's position sampling draws from the global generator
+    if state["cuda_rng"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+    history = list(state["history"])
+    return history, len(history) + 1, bool(state["stopped"])
 
 
 def _check_fit_arguments(model: nn.Module, data: StimulusResponseData, epochs: int, batch_size: int,

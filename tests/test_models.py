@@ -184,3 +184,25 @@ def test_laplacian_by_slices_equals_the_convolution():
     x = torch.randn(7, 5, 9)
     expected = F.conv2d(x.unsqueeze(1), LAPLACE_KERNEL.view(1, 1, 3, 3), padding=1).squeeze(1)
     torch.testing.assert_close(laplacian(x), expected)
+
+
+def test_fit_resumes_from_its_checkpoint_as_if_never_stopped(tmp_path):
+    data = _tiny_data()
+
+    def model():
+        torch.manual_seed(0)
+        return build_model("cnn_gaussian", SHAPE, 4, **SMALL)
+
+    straight = fit(model(), data, epochs=5, batch_size=16, device="cpu",
+                   progress=False, patience=50)
+    ckpt = tmp_path / "run.pt"
+    fit(model(), data, epochs=2, batch_size=16, device="cpu",
+        progress=False, patience=50, checkpoint=ckpt)
+    resumed = fit(model(), data, epochs=5, batch_size=16, device="cpu",
+                  progress=False, patience=50, checkpoint=ckpt)
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4, 5]
+    np.testing.assert_allclose([h["val_corr"] for h in resumed.history],
+                               [h["val_corr"] for h in straight.history], rtol=1e-5)
+    with pytest.raises(ValueError, match="cannot resume from checkpoint"):
+        fit(build_model("cnn_gaussian", SHAPE, 4, hidden_channels=6, layers=2), data, epochs=6, checkpoint=ckpt,
+            device="cpu", progress=False)
