@@ -5,12 +5,15 @@ from neurobook.models.bio import COMPONENTS, BioCore, count_parameters, parse_co
 from neurobook.models.cores import ConvCore
 from neurobook.models.encoder import MODEL_KINDS, EncodingModel, ImageModel, LNModel, build_model
 from neurobook.models.ensemble import EnsembleModel
+from neurobook.models.presets import SENSORIUM_2022, SENSORIUM_2022_PUBLISHED, sensorium_options
 from neurobook.models.readouts import FactorizedReadout, GaussianReadout
 from neurobook.models.template import TemplateNeurons
 
 __all__ = [
     "COMPONENTS",
     "MODEL_KINDS",
+    "SENSORIUM_2022",
+    "SENSORIUM_2022_PUBLISHED",
     "BehaviorModel",
     "BioCore",
     "ConvCore",
@@ -26,5 +29,6 @@ __all__ = [
     "build_model",
     "count_parameters",
     "parse_components",
+    "sensorium_options",
     "with_behavior",
 ]
