@@ -169,6 +169,15 @@ def test_valid_user_data_loads(tmp_path):
     assert (data.tiers == "test").sum() == 12 and list(data.neuron_ids) == [0, 1, 2, 3, 4]
 
 
+def test_user_cortical_coordinates_load_and_are_checked(tmp_path):
+    xyz = np.arange(15, dtype=np.float64).reshape(5, 3)
+    data = load_npz(_user_npz(tmp_path / "xyz.npz", neuron_xyz=xyz))
+    np.testing.assert_array_equal(data.meta["neuron_xyz"], xyz)
+    np.testing.assert_array_equal(data.select_neurons(np.array([1, 3])).meta["neuron_xyz"], xyz[[1, 3]])
+    with pytest.raises(UserDataError, match=r"neuron_xyz must be \(n_neurons=5, 2 or 3\)"):
+        load_npz(_user_npz(tmp_path / "bad.npz", neuron_xyz=xyz[:4]))
+
+
 def test_relative_data_file_reaches_the_kernel_as_an_absolute_path(tmp_path, monkeypatch):
     """The kernel runs in the output folder, so `-p data_file mine.npz` typed in the checkout must be made absolute."""
     import neurobook.pipeline.run as book

@@ -14,6 +14,8 @@ neuron_ids     (n_neurons,), int, optional            identifiers of the neurons
 behavior       (n_trials, k), numeric, optional       per-trial behaviour (e.g. pupil dilation, its derivative,
                                                       running speed) for the behavioural modulator
 pupil_center   (n_trials, 2), numeric, optional       per-trial pupil position (x, y) for the eye-position shifter
+neuron_xyz     (n_neurons, 2 or 3), numeric, optional each neuron's position on cortex (any unit); the Gaussian
+                                                      readout's grid predictor places receptive fields from it
 =============  =====================================  ===============================================================
 
 ``behavior`` and ``pupil_center`` are stored in ``data.meta`` under those names (sliced with the trials), where
@@ -33,10 +35,10 @@ from neurobook.data.types import TIERS, StimulusResponseData
 
 REQUIRED = ("images", "responses", "tiers", "image_ids")
 TRIAL_ARRAYS = {"behavior": None, "pupil_center": 2}  # optional per-trial (n_trials, k) arrays: name -> k
-OPTIONAL = ("neuron_ids", *TRIAL_ARRAYS)
+OPTIONAL = ("neuron_ids", "neuron_xyz", *TRIAL_ARRAYS)
 LAYOUT_HELP = ("an npz with images (n_trials, height, width), responses (n_trials, n_neurons), tiers (n_trials,) "
                "of 'train'/'validation'/'test', image_ids (n_trials,) int, optional neuron_ids (n_neurons,), "
-               "behavior (n_trials, k) and pupil_center (n_trials, 2); "
+               "behavior (n_trials, k), pupil_center (n_trials, 2) and neuron_xyz (n_neurons, 2 or 3); "
                "see neurobook/data/npz.py")
 
 
@@ -104,13 +106,20 @@ def load_npz(path: str | os.PathLike, *, require_repeats: bool = True) -> Stimul
     if neuron_ids.shape != (responses.shape[1],) or not np.issubdtype(neuron_ids.dtype, np.integer):
         raise UserDataError(f"{path}: neuron_ids must be ({responses.shape[1]},) integers; got "
                             f"{neuron_ids.shape} {neuron_ids.dtype}")
-    trial_arrays = _trial_arrays(path, arrays, n)
+    extra = _trial_arrays(path, arrays, n)
+    if "neuron_xyz" in arrays:
+        xyz = arrays["neuron_xyz"]
+        _check_numeric(path, "neuron_xyz", xyz, 2, f"(n_neurons={responses.shape[1]}, 2 or 3)")
+        if xyz.shape[0] != responses.shape[1] or xyz.shape[1] not in (2, 3):
+            raise UserDataError(f"{path}: neuron_xyz must be (n_neurons={responses.shape[1]}, 2 or 3), one row of "
+                                f"cortical coordinates per neuron; got shape {xyz.shape}")
+        extra["neuron_xyz"] = xyz.astype(np.float32)
     if require_repeats:
         _check_test_repeats(path, image_ids, tiers)
     return StimulusResponseData(images, responses, tiers, image_ids, neuron_ids, name=path.name,
                                 meta={"source": str(path.resolve()), "license": "the user's own data",
                                       "species": "unknown", "area": "unknown", "layer": "",
-                                      "recording": "user-supplied npz", **trial_arrays})
+                                      "recording": "user-supplied npz", **extra})
 
 
 def _trial_arrays(path: Path, arrays: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
