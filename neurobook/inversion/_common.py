@@ -47,6 +47,16 @@ def image_shape(model: nn.Module) -> tuple[int, int]:
     return tuple(shape)  # type: ignore[return-value]
 
 
+def selected_responses(model: nn.Module, x: torch.Tensor, neurons: torch.Tensor, standardized: bool) -> torch.Tensor:
+    """(B,) response of neuron ``neurons[b]`` to image b; images in contrast units when ``standardized``. Models that
+    can (``forward_selected``) compute only those neurons: a 5000-neuron readout then costs B reads, not 5000 B."""
+    name = "forward_standardized_selected" if standardized else "forward_selected"
+    if hasattr(model, name):
+        return getattr(model, name)(x, neurons)
+    out = forward_contrast(model, x) if standardized else model(x)
+    return out[torch.arange(len(neurons), device=out.device), neurons]
+
+
 def forward_contrast(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
     """Model output for images in standardized contrast units (B, 1, H, W)."""
     if hasattr(model, "forward_standardized"):

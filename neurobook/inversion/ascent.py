@@ -22,7 +22,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from neurobook.inversion._common import check_neurons, device_of, forward_contrast, frozen, image_shape, positive_int
+from neurobook.inversion._common import (
+    check_neurons,
+    device_of,
+    frozen,
+    image_shape,
+    positive_int,
+    selected_responses,
+)
 from neurobook.inversion.closed_loop import to_data_units
 from neurobook.inversion.result import PreferredImages
 from neurobook.inversion.transforms import Transform, gaussian_blur
@@ -209,7 +216,6 @@ def gradient_ascent(
     model.to(dev)
     extra_frozen = param.prepare(dev)
     gen = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(seed)
-    forward = (lambda x: forward_contrast(model, x)) if param.standardized else model
     per = len(idx) if batch_size is None else batch_size
     start = time.perf_counter()
     images, codes, traces = [], [], []
@@ -218,14 +224,14 @@ def gradient_ascent(
             stack.enter_context(frozen(module))
         for first in range(0, len(idx), per):
             cols = torch.as_tensor(np.repeat(idx[first : first + per], restarts), device=dev)
-            rows = torch.arange(len(cols), device=dev)
             p = param.project(param.sample(len(cols), gen).to(dev)).requires_grad_(True)
             opt = param.optimizer(p, lr)
             trace = []
             for step in range(steps):
                 regularize = step < anneal * steps
                 image = param.render(p)
-                response = forward(transform(image) if regularize and transform is not None else image)[rows, cols]
+                shown = transform(image) if regularize and transform is not None else image
+                response = selected_responses(model, shown, cols, param.standardized)
                 opt.zero_grad(set_to_none=True)
                 (-response.sum()).backward()
                 param.condition(p, regularize)
@@ -235,7 +241,7 @@ def gradient_ascent(
                 trace.append(response.detach())
             with torch.no_grad():
                 image = param.render(p)
-                trace.append(forward(image)[rows, cols])
+                trace.append(selected_responses(model, image, cols, param.standardized))
             images.append(param.output(image.detach()).cpu())
             codes.append(p.detach().cpu())
             traces.append(torch.stack(trace).cpu())

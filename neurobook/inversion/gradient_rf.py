@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neurobook.inversion._common import check_neurons, device_of, forward_contrast, frozen, image_shape, positive_int
+from neurobook.inversion._common import check_neurons, device_of, frozen, image_shape, positive_int, selected_responses
 
 __all__ = ["gradient_receptive_fields"]
 
@@ -47,7 +47,7 @@ def gradient_receptive_fields(
         for start in range(0, len(idx), batch_size):
             chunk = torch.as_tensor(idx[start : start + batch_size], device=dev)
             x = base.expand(len(chunk), 1, h, w).clone().requires_grad_(True)
-            response = forward_contrast(model, x)[torch.arange(len(chunk), device=dev), chunk]
+            response = selected_responses(model, x, chunk, standardized=True)
             (grad,) = torch.autograd.grad(response.sum(), x)
             out.append(grad.squeeze(1).cpu())
     return torch.cat(out).numpy().astype(np.float32)

@@ -112,6 +112,15 @@ class ImageModel(nn.Module):
     def forward_standardized(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def forward_selected(self, images: torch.Tensor, neurons: torch.Tensor) -> torch.Tensor:
+        """Images in data units (B, ...) and neuron indices (B,) -> (B,): the rate of neuron ``neurons[b]`` to image b
+        (``forward(images)[arange(B), neurons]``, computed for those neurons only where the model can)."""
+        return self(images)[torch.arange(len(neurons), device=images.device), neurons]
+
+    def forward_standardized_selected(self, x: torch.Tensor, neurons: torch.Tensor) -> torch.Tensor:
+        """Standardized images (B, ...) and neuron indices (B,) -> (B,) rates; subclasses may skip other neurons."""
+        return self.forward_standardized(x)[torch.arange(len(neurons), device=x.device), neurons]
+
     def initialize_bias(self, mean_response: torch.Tensor) -> None:
         """Set output biases so that a zero drive predicts each neuron's mean response."""
         bias = self.output_bias()
@@ -158,6 +167,19 @@ class EncodingModel(ImageModel):
         if x.dim() == 3:
             x = x.unsqueeze(1)
         return output_nonlinearity(self.readout(self.core(x)), self.nonlinearity)
+
+    def forward_standardized_selected(self, x: torch.Tensor, neurons: torch.Tensor) -> torch.Tensor:
+        """As :meth:`forward_standardized`, for neuron ``neurons[b]`` on image b only (eval mode: mean positions)."""
+        if self.training or not hasattr(self.readout, "forward_selected"):
+            return super().forward_standardized_selected(x, neurons)
+        if x.dim() == 3:
+            x = x.unsqueeze(1)
+        return output_nonlinearity(self.readout.forward_selected(self.core(x), neurons), self.nonlinearity)
+
+    def forward_selected(self, images: torch.Tensor, neurons: torch.Tensor) -> torch.Tensor:
+        """As :meth:`ImageModel.forward_selected`, reading out only the selected neurons."""
+        x = self.standardize(self.check_images(images))
+        return self.forward_standardized_selected(x, neurons) * self.output_scale.expand(self.n_neurons)[neurons]
 
     def regularizer(self) -> torch.Tensor:
         return self.core.regularizer() + self.readout.regularizer()
