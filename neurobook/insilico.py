@@ -13,6 +13,7 @@ stimulus; the modulation ratio is F1/F0 (simple cells > 1, complex cells < 1).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +26,9 @@ ResponseFn = Callable[[np.ndarray], np.ndarray]
 BRAINSCORE_PREF_RATE = 33.8  # median preferred response (spikes/s) of Ringach 2002, Brain-Score's calibration
 BRAINSCORE_BLANK_RATE = 0.82  # median spontaneous rate (spikes/s), same source
 RESPONSE_THRESHOLD = 5.0  # a neuron counts as responsive when max F0 > baseline + 5 spikes/s
+PROPERTY_COLUMNS = ["preferred_orientation", "circular_variance", "orientation_bandwidth",
+                    "orthogonal_preferred_ratio", "modulation_ratio", "peak_spatial_frequency",
+                    "spatial_frequency_bandwidth", "surround_suppression_index", "grating_summation_field", "c50"]
 
 
 # ----------------------------------------------------------------------------------------------- stimuli
@@ -63,6 +67,16 @@ def model_response_fn(model: torch.nn.Module, device: str | torch.device = "cpu"
         return np.concatenate(out) if out else np.zeros((0, model.n_neurons), np.float32)
 
     return fn
+
+
+def subset_response_fn(fn: ResponseFn, neurons: Sequence[int] | np.ndarray) -> ResponseFn:
+    """The response function restricted to the columns ``neurons`` (in that order)."""
+    idx = np.asarray(neurons, dtype=int)
+
+    def subset(images: np.ndarray) -> np.ndarray:
+        return np.asarray(fn(images))[:, idx]
+
+    return subset
 
 
 def _call(fn: ResponseFn, images: np.ndarray) -> np.ndarray:
@@ -107,25 +121,38 @@ def _dense_orientation_curve(curve: np.ndarray, orientations: np.ndarray, smooth
     return fine % 180, CubicSpline(x, y, axis=1, bc_type="periodic")(fine)
 
 
-def orientation_bandwidth(curve: np.ndarray, orientations: np.ndarray, smooth: bool = True) -> np.ndarray:
+def orientation_bandwidth(curve: np.ndarray, orientations: np.ndarray, smooth: bool = False) -> np.ndarray:
     """Half-width (deg) at 1/sqrt(2) of the peak; NaN where the curve never falls that low within 90 deg.
 
-    Ringach et al. (2002) and Brain-Score call a neuron orientation selective when this is defined.
+    Ringach et al. (2002) and Brain-Score call a neuron orientation selective when this is defined. The crossing
+    is interpolated linearly between the 1-degree samples of the spline. ``smooth=True`` applies Brain-Score's
+    [.4, 1, .4] filter first; it is off by default because at 12 orientations it widens a known von Mises
+    bandwidth by 3-4 degrees (``tests/test_insilico.py``).
     """
     _, dense = _dense_orientation_curve(curve, orientations, smooth)
     out = np.full(dense.shape[0], np.nan)
     for i, d in enumerate(dense):
         p = int(np.argmax(d))
-        level = d[p] / np.sqrt(2)
         if not d[p] > 0:
             continue
+        level = d[p] / np.sqrt(2)
         ext = np.concatenate([d, d, d])  # circular
         c = p + len(d)
-        right = next((k for k in range(1, 91) if ext[c + k] < level), None)
-        left = next((k for k in range(1, 91) if ext[c - k] < level), None)
+        right = _crossing(ext[c : c + 91], level)
+        left = _crossing(ext[c - 90 : c + 1][::-1], level)
         if right is not None and left is not None:
             out[i] = (right + left) / 2
     return out
+
+
+def _crossing(values: np.ndarray, level: float) -> float | None:
+    """Distance (in samples, linearly interpolated) at which ``values`` first falls below ``level``."""
+    below = np.flatnonzero(values < level)
+    if not len(below) or below[0] == 0:
+        return None
+    k = int(below[0])
+    hi, lo = values[k - 1], values[k]
+    return k - 1 + (hi - level) / (hi - lo)
 
 
 def orthogonal_preferred_ratio(curve: np.ndarray, orientations: np.ndarray) -> np.ndarray:
@@ -136,7 +163,8 @@ def orthogonal_preferred_ratio(curve: np.ndarray, orientations: np.ndarray) -> n
         raise ValueError(f"need an even number of orientations so that pref + 90 is sampled, got {n}")
     p = np.argmax(curve, axis=-1)
     rows = np.arange(len(curve))
-    return curve[rows, (p + n // 2) % n] / np.clip(curve[rows, p], 1e-12, None)
+    pref = curve[rows, p]
+    return np.where(pref > 0, curve[rows, (p + n // 2) % n] / np.where(pref > 0, pref, 1.0), np.nan)
 
 
 def _dense_log_curve(curve: np.ndarray, values: np.ndarray, step: float = 0.05):
@@ -176,11 +204,15 @@ def surround_suppression_index(curve: np.ndarray) -> np.ndarray:
 
 
 def grating_summation_field(curve: np.ndarray, diameters: np.ndarray, min_ssi: float = 0.1) -> np.ndarray:
-    """Diameter of the smallest grating giving >= 95% of the peak; NaN when the SSI is <= ``min_ssi``."""
+    """Diameter of the smallest grating giving >= 95% of the peak; NaN when the SSI is <= ``min_ssi``.
+
+    The curve is spline-interpolated on a log2 diameter axis (as the SF curve is) before the crossing is read:
+    on the sampled diameters alone the value can only take their few levels.
+    """
     curve = np.atleast_2d(np.asarray(curve, dtype=np.float64))
-    first = np.argmax(curve >= 0.95 * curve.max(-1, keepdims=True), axis=-1)
-    out = np.asarray(diameters, dtype=np.float64)[first]
-    return np.where(surround_suppression_index(curve) > min_ssi, out, np.nan)
+    fine, dense = _dense_log_curve(curve, diameters, step=0.02)
+    first = np.argmax(dense >= 0.95 * dense.max(-1, keepdims=True), axis=-1)
+    return np.where(surround_suppression_index(curve) > min_ssi, fine[first], np.nan)
 
 
 def semi_saturation_contrast(curve: np.ndarray, contrasts: np.ndarray) -> np.ndarray:
@@ -240,14 +272,17 @@ def tuning_experiment(fn: ResponseFn, shape: Sequence[int], *, centers: np.ndarr
                       deg_per_pixel: float = 1.0) -> TuningResult:
     """Run orientation x SF x phase (full field), then size and contrast series at each neuron's preferred grating.
 
-    ``centers`` (N, 2) (row, col) in pixels: where each neuron's size series is centred (its RF center);
-    default the image center. The size and contrast series use ``n_phases_series`` phases.
+    ``centers`` (N, 2) (row, col) in pixels: where each neuron's size series is centred (its RF center, e.g.
+    from :func:`rf_centers_from_probes`); default the image center, which also stands in for a NaN centre
+    (``center_found`` is False there). The size and contrast series use ``n_phases_series`` phases.
     Responses are mapped to spikes/s by :func:`calibrate` before any measure, and the
-    ``responsive`` column marks neurons whose max F0 exceeds the blank response by 5 spikes/s.
+    ``responsive`` column marks neurons whose max F0 exceeds the blank response by 5 spikes/s. A neuron whose
+    best calibrated response does not exceed its blank response gets NaN in every property, with the reason in
+    ``invalid_reason`` (ratios of such curves are meaningless).
     SF and diameter columns are converted to cycles/deg and deg with ``deg_per_pixel``.
     """
     h, w = int(shape[0]), int(shape[1])
-    orientations = np.arange(0, 180, 15.0) if orientations is None else np.asarray(orientations, float)
+    orientations = np.arange(0, 180, 7.5) if orientations is None else np.asarray(orientations, float)
     sfs = np.geomspace(1 / 32, 1 / 3, 9) if sfs is None else np.asarray(sfs, float)
     diameters = np.geomspace(1.5, 2 * max(h, w), 9) if diameters is None else np.asarray(diameters, float)
     contrasts = np.geomspace(0.05, 2 * contrast, 7) if contrasts is None else np.asarray(contrasts, float)
@@ -260,6 +295,8 @@ def tuning_experiment(fn: ResponseFn, shape: Sequence[int], *, centers: np.ndarr
     centers = np.tile([(h - 1) / 2, (w - 1) / 2], (n, 1)) if centers is None else np.asarray(centers, float)
     if centers.shape != (n, 2):
         raise ValueError(f"centers must be (n_neurons, 2) = ({n}, 2), got {centers.shape}")
+    center_found = np.isfinite(centers).all(1)
+    centers = np.where(center_found[:, None], centers, [(h - 1) / 2, (w - 1) / 2])
     raw = _call(fn, _grating_bank((h, w), orientations, sfs, phases, contrast))
     raw = raw.T.reshape(n, len(orientations), len(sfs), n_phases)
     f0, _ = f0_f1(raw, phases)
@@ -285,6 +322,7 @@ def tuning_experiment(fn: ResponseFn, shape: Sequence[int], *, centers: np.ndarr
                               contrasts=contrasts, scale=(a, b))
     table = pd.DataFrame({
         "neuron": rows,
+        "center_found": center_found,
         "responsive": max_dc > base + RESPONSE_THRESHOLD,
         "baseline": base,
         "max_dc": max_dc,
@@ -299,7 +337,11 @@ def tuning_experiment(fn: ResponseFn, shape: Sequence[int], *, centers: np.ndarr
         "grating_summation_field": grating_summation_field(size_curves, diameters) * deg_per_pixel,
         "c50": semi_saturation_contrast(contrast_curves, contrasts),
     })
-    table["orientation_selective"] = np.isfinite(table["orientation_bandwidth"]).astype(float)
+    below_blank = ~(max_dc > base)
+    table.loc[below_blank, PROPERTY_COLUMNS] = np.nan
+    table["invalid_reason"] = np.where(below_blank, "best grating response not above the blank response", "")
+    table["orientation_selective"] = np.where(below_blank, np.nan,
+                                              np.isfinite(table["orientation_bandwidth"]).astype(float))
     return TuningResult(table, orientations, sfs / deg_per_pixel, diameters * deg_per_pixel, contrasts,
                         ori_curves, sf_curves, size_curves, contrast_curves, (a, b),
                         {"deg_per_pixel": deg_per_pixel, "n_phases": n_phases, "contrast": contrast})
@@ -329,7 +371,11 @@ def _series(fn, shape, rows, centers, oris, sfs, phases, base, *, diameters=None
 
 
 def rf_centers(maps: np.ndarray, smooth: float = 1.0) -> np.ndarray:
-    """(row, col) of the peak of each Gaussian-smoothed ``|map|`` (N, H, W), e.g. gradient receptive fields."""
+    """(row, col) of the peak of each Gaussian-smoothed ``|map|`` (N, H, W), e.g. gradient receptive fields.
+
+    A map that is 0 everywhere (the gradient of an energy or rectified unit at the blank image) has no peak: its
+    centre is NaN, with a warning. Prefer :func:`rf_centers_from_probes`, which needs no gradient.
+    """
     from scipy.ndimage import gaussian_filter
 
     maps = np.asarray(maps, dtype=np.float64)
@@ -337,4 +383,55 @@ def rf_centers(maps: np.ndarray, smooth: float = 1.0) -> np.ndarray:
         raise ValueError(f"maps must be (n_neurons, H, W), got shape {maps.shape}")
     energy = np.stack([gaussian_filter(np.abs(m), smooth) for m in maps])
     flat = energy.reshape(len(maps), -1).argmax(1)
-    return np.stack(np.unravel_index(flat, maps.shape[1:]), axis=1).astype(float)
+    out = np.stack(np.unravel_index(flat, maps.shape[1:]), axis=1).astype(float)
+    empty = ~(energy.reshape(len(maps), -1).max(1) > 0)
+    if empty.any():
+        warnings.warn(f"{int(empty.sum())} of {len(maps)} maps are 0 everywhere (a zero gradient at the probe "
+                      "image): their centres are NaN; use rf_centers_from_probes", stacklevel=2)
+        out[empty] = np.nan
+    return out
+
+
+def rf_centers_from_probes(fn: ResponseFn, shape: Sequence[int], *, diameter: float | None = None,
+                           step: float | None = None, sfs: Sequence[float] | None = None,
+                           orientations: Sequence[float] = (0.0, 45.0, 90.0, 135.0),
+                           n_phases: int = 4, contrast: float = 1.0) -> np.ndarray:
+    """Receptive-field centres (N, 2) (row, col) in pixels, mapped with small grating patches.
+
+    A disc of ``diameter`` pixels (default a quarter of the shorter side, at least 3) is shown on a grid of
+    positions ``step`` apart, at each of ``orientations`` x ``sfs`` x ``n_phases`` phases. A position's drive is the
+    largest, over gratings, of ``|F0 - blank|`` and F1: phase-invariant (energy) and rectified units are mapped
+    as well as linear ones, without any gradient. The centre is the centroid of the drive above half the peak
+    over the 5 x 5 positions around the peak; NaN where no patch changes the response.
+    """
+    h, w = int(shape[0]), int(shape[1])
+    diameter = max(3.0, min(h, w) / 4) if diameter is None else float(diameter)
+    step = max(1.0, diameter / 3) if step is None else float(step)
+    sfs = [1.5 / diameter, 3.0 / diameter] if sfs is None else list(sfs)
+    if n_phases < 4:
+        raise ValueError(f"n_phases must be >= 4 to measure F1, got {n_phases}")
+    rows, cols = np.arange(0, h - 1e-9, step), np.arange(0, w - 1e-9, step)
+    phases = np.arange(n_phases) * 2 * np.pi / n_phases
+    blank = _call(fn, np.zeros((1, h, w), np.float32))[0]
+    drive = np.zeros((len(blank), len(rows), len(cols)))
+    for a, r in enumerate(rows):
+        imgs = np.stack([grating((h, w), o, f, p, contrast, (r, c), diameter)
+                         for c in cols for o in orientations for f in sfs for p in phases])
+        resp = _call(fn, imgs).reshape(len(cols), len(orientations) * len(sfs), n_phases, -1)
+        f0, f1 = f0_f1(np.moveaxis(resp, 2, -1), phases)  # (cols, gratings, N)
+        drive[:, a, :] = np.maximum(np.abs(f0 - blank), f1).max(1).T
+    return _peak_centroids(drive, rows, cols)
+
+
+def _peak_centroids(drive: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Centroid of the drive above half the peak over the 5 x 5 positions around it; NaN for a flat map."""
+    out = np.full((len(drive), 2), np.nan)
+    for i, d in enumerate(drive):
+        if not d.max() - d.min() > 1e-9 * max(1.0, abs(d.max())):
+            continue
+        a, b = np.unravel_index(int(np.argmax(d)), d.shape)
+        ra, ca = slice(max(a - 2, 0), a + 3), slice(max(b - 2, 0), b + 3)
+        wgt = np.clip(d[ra, ca] - 0.5 * d[a, b], 0, None)
+        rr, cc = np.meshgrid(rows[ra], cols[ca], indexing="ij")
+        out[i] = (wgt * rr).sum() / wgt.sum(), (wgt * cc).sum() / wgt.sum()
+    return out

@@ -126,3 +126,75 @@ def test_rf_centers_find_the_peak_of_each_map():
     assert insilico.rf_centers(maps).tolist() == [[2.0, 3.0], [7.0, 10.0]]
     with pytest.raises(ValueError, match="n_neurons, H, W"):
         insilico.rf_centers(np.zeros((9, 12)))
+
+
+# ------------------------------------------------------------------ receptive-field centres without gradients
+def _gradient_maps_at_blank(pop, shape) -> np.ndarray:
+    """Autograd receptive fields of the simulated units at the blank image (what rf_centers is usually fed)."""
+    import torch
+
+    even = torch.tensor(pop.even.reshape(len(pop.even), -1))
+    odd = torch.tensor(pop.odd.reshape(len(pop.odd), -1))
+    x = torch.zeros(len(pop.even), even.shape[1], dtype=torch.float64, requires_grad=True)
+    ge, go = (x * even).sum(1), (x * odd).sum(1)
+    simple = torch.tensor(pop.truth["kind"].to_numpy() == "simple")
+    r = torch.where(simple, torch.relu(ge), torch.sqrt(ge**2 + go**2 + 1e-30))
+    r.sum().backward()
+    return x.grad.numpy().reshape(len(pop.even), *shape)
+
+
+def test_probe_centres_find_energy_and_rectified_units_where_the_gradient_at_blank_cannot():
+    shape = (36, 64)
+    pop = simulate_tuned_population(shape, n=12, seed=7, centered=False, sf_range=(0.15, 0.3))
+    true = pop.truth[["center_row", "center_col"]].to_numpy()
+    probe = insilico.rf_centers_from_probes(pop, shape)
+    assert np.hypot(*(probe - true).T).max() < 1.5
+    with pytest.warns(UserWarning, match="0 everywhere"):
+        grad = insilico.rf_centers(_gradient_maps_at_blank(pop, shape))
+    found = np.isfinite(grad).all(1)
+    assert not found.any() or np.hypot(*(grad[found] - true[found]).T).min() > 1.5
+
+
+def test_a_unit_below_its_blank_response_gets_nan_with_a_reason():
+    pop = simulate_tuned_population((24, 24), n=6, seed=2)
+
+    def fn(images):
+        r = pop(images).astype(np.float64)
+        r[:, 0] = 5.0 - r[:, 0]  # every grating suppresses unit 0 below its blank response
+        return r
+
+    table = insilico.tuning_experiment(fn, (24, 24), sfs=np.geomspace(0.08, 0.4, 7)).table
+    assert table.loc[0, insilico.PROPERTY_COLUMNS].isna().all()
+    assert "not above the blank" in table.loc[0, "invalid_reason"]
+    assert table.loc[1:, "invalid_reason"].eq("").all()
+    assert np.isfinite(table.loc[1:, "orthogonal_preferred_ratio"]).all()
+
+
+def test_orientation_bandwidth_is_within_two_degrees_unsmoothed_and_brainscore_smoothing_widens_it():
+    oris = np.arange(0, 180, 15.0)
+    kappas = np.array([1.0, 2.0, 4.0])
+    curves = np.stack([_von_mises(k, 37.0, oris) for k in kappas])
+    truth = np.rad2deg(0.5 * np.arccos(1 - np.log(np.sqrt(2)) / kappas))
+    assert np.abs(insilico.orientation_bandwidth(curves, oris) - truth).max() < 1.0
+    assert (insilico.orientation_bandwidth(curves, oris, smooth=True) - truth).min() > 2.0
+
+
+# ------------------------------------------------------------- the whole protocol against the known truth
+def test_every_property_is_recovered_on_known_units_at_36x64():
+    from neurobook.insilico_validation import MAX_BANDWIDTH_ERROR, MIN_R, validate_measures
+
+    v = validate_measures((36, 64), n=16, seed=3, sfs=np.geomspace(1 / 8, 0.45, 11))
+    assert v.scores["passes"].all(), v.scores
+    assert v.min_r >= MIN_R
+    assert v.scores.loc["orientation_bandwidth", "median_abs_error"] <= MAX_BANDWIDTH_ERROR
+    assert np.median(v.center_error) < 0.5
+
+
+def test_the_validation_fails_where_the_resolution_cannot_resolve_the_units_and_on_shuffled_values():
+    from neurobook.insilico_validation import score_properties, validate_measures
+
+    coarse = validate_measures((9, 16), n=16, seed=3)  # default SFs stop at 1/3 cycle/px, the units reach 0.4
+    assert not coarse.scores.loc["peak_spatial_frequency", "passes"]
+    fine = validate_measures((36, 64), n=16, seed=3, sfs=np.geomspace(1 / 8, 0.45, 11))
+    shuffled = fine.recovered.iloc[np.random.default_rng(0).permutation(16)].reset_index(drop=True)
+    assert score_properties(shuffled, fine.truth)["r"].max() < 0.9
