@@ -93,7 +93,7 @@ CHAPTERS: dict[str, Chapter] = {
                 "a first contact with PyTorch: a model, a loss, gradient descent",
                 "receptive fields of V1 neurons (simple and complex cells)",
             ),
-            cpu_minutes=6,  # 357 s measured on an idle 2-core machine (two seeds, simulated population)
+            cpu_minutes=21,  # 1260 s on the 2-core machine, partly shared with another job (second edition)
         ),
         Chapter(
             slug="ch02_retina",
