@@ -57,14 +57,25 @@ def model_response_fn(model: torch.nn.Module, device: str | torch.device = "cpu"
     if not hasattr(model, "forward_standardized"):
         raise TypeError(f"model must be a neurobook ImageModel with forward_standardized, got {type(model).__name__}")
     model = model.to(device).eval()
+    return tensor_response_fn(model.forward_standardized, device, batch_size)
+
+
+def tensor_response_fn(forward: Callable[[torch.Tensor], torch.Tensor], device: str | torch.device = "cpu",
+                       batch_size: int = 512) -> ResponseFn:
+    """Any ``(B, 1, H, W) -> (B, n_units)`` torch function (a layer's units, a model) as a numpy response function.
+
+    Put the module in ``eval()`` mode and on ``device`` first.
+    """
 
     def fn(images: np.ndarray) -> np.ndarray:
         out = []
         with torch.no_grad():
             for s in range(0, len(images), batch_size):
                 x = torch.from_numpy(np.ascontiguousarray(images[s : s + batch_size], dtype=np.float32)).to(device)
-                out.append(model.forward_standardized(x.unsqueeze(1)).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, model.n_neurons), np.float32)
+                out.append(forward(x.unsqueeze(1)).float().cpu().numpy())
+        if not out:
+            raise ValueError("no images to respond to")
+        return np.concatenate(out)
 
     return fn
 

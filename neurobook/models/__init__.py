@@ -1,7 +1,7 @@
 """Encoding models: convolutional cores, readouts and full image -> rate models."""
 
 from neurobook.models.behavior import BehaviorModel, Modulator, Shifter, with_behavior
-from neurobook.models.bio import COMPONENTS, BioCore, count_parameters, parse_components
+from neurobook.models.bio import COMPONENTS, CONTROLS, BioCore, count_parameters, parse_components
 from neurobook.models.cores import ConvCore
 from neurobook.models.encoder import MODEL_KINDS, EncodingModel, ImageModel, LNModel, build_model
 from neurobook.models.ensemble import EnsembleModel
@@ -11,6 +11,7 @@ from neurobook.models.template import TemplateNeurons
 
 __all__ = [
     "COMPONENTS",
+    "CONTROLS",
     "MODEL_KINDS",
     "SENSORIUM_2022",
     "SENSORIUM_2022_PUBLISHED",

@@ -274,9 +274,9 @@ def build_model(kind: str, image_shape: Sequence[int], n_neurons: int, component
         readout_cls = GaussianReadout if kind == "cnn_gaussian" else FactorizedReadout
         core_names = _kwarg_names(ConvCore.__init__)
         readout_names = _kwarg_names(readout_cls.__init__)
-        valid = core_names | readout_names | {"nonlinearity"}
+        valid = core_names | readout_names | {"nonlinearity", "control_seed"}  # control_seed: used by controls only
         if components:
-            bio_names = {"dog_channels", "local_kernel", "local_depthwise", "gamma_local"}
+            bio_names = {"dog_channels", "local_kernel", "local_depthwise", "gamma_local", "control_seed"}
             valid = valid | bio_names
     unknown = set(kwargs) - valid
     if unknown:
@@ -286,6 +286,8 @@ def build_model(kind: str, image_shape: Sequence[int], n_neurons: int, component
     if kind == "ln":
         return LNModel(image_shape, n_neurons, **kwargs)
     core_kwargs = {k: v for k, v in kwargs.items() if k in core_names}
+    if not components:
+        kwargs.pop("control_seed", None)
     if components:
         if core_kwargs.get("in_channels", 1) != 1:
             raise ValueError("the biologically motivated components work on grayscale images (in_channels=1)")
