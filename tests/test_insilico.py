@@ -190,6 +190,16 @@ def test_every_property_is_recovered_on_known_units_at_36x64():
     assert np.median(v.center_error) < 0.5
 
 
+@pytest.mark.parametrize("size", [16])  # the task arm of the cpu profile
+def test_the_task_arm_resolution_recovers_the_orientation_and_response_properties(size):
+    from neurobook.insilico_validation import MIN_R, validate_measures
+
+    v = validate_measures((size, size), n=16, seed=5, sfs=np.geomspace(1 / 32, 0.45, 11))
+    for prop in ("preferred_orientation", "circular_variance", "orientation_bandwidth", "modulation_ratio",
+                 "surround_suppression_index", "peak_spatial_frequency"):
+        assert v.scores.loc[prop, "r"] >= MIN_R, (prop, v.scores)
+
+
 def test_the_validation_fails_where_the_resolution_cannot_resolve_the_units_and_on_shuffled_values():
     from neurobook.insilico_validation import score_properties, validate_measures
 
