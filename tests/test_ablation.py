@@ -28,6 +28,7 @@ def test_paired_interval_is_the_paired_t_interval_and_pairing_removes_the_seed_e
     a = seed_effect + 0.3 + rng.normal(0, 0.05, 6)
     b = seed_effect + rng.normal(0, 0.05, 6)
     mean, low, high = ablation.paired_interval(a, b)
+    assert mean == pytest.approx(float(np.mean(a - b)))
     ci = stats.ttest_rel(a, b).confidence_interval(0.95)
     assert (low, high) == pytest.approx((ci.low, ci.high))
     assert low > 0  # paired: the 0.3 difference is found

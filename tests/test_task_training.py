@@ -8,8 +8,13 @@ import torch
 from torch import nn
 
 from neurobook.models.task import TaskNet
-from neurobook.task_training import (nt_xent, pair_retrieval_accuracy, random_views, standardize_images,
-                                     train_contrastive)
+from neurobook.task_training import (
+    nt_xent,
+    pair_retrieval_accuracy,
+    random_views,
+    standardize_images,
+    train_contrastive,
+)
 
 
 def pink_noise_images(n: int, size: int, seed: int) -> np.ndarray:
