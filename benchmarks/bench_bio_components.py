@@ -1,7 +1,7 @@
 """Throughput of Chapter 4's components: forward + backward images/s of the Chapter-1 CNN with each one added.
 
-Also compares the locally connected layer (unfold, then one broadcast product or einsum) with the obvious
-per-position Python loop, which is what the vectorized version replaces, forward and forward+backward, for the
+Also compares the locally connected layer (depthwise: a sum of shifted copies; full mix: unfold, then one einsum)
+with the obvious per-position Python loop, which is what the vectorized version replaces, forward and forward+backward, for the
 depthwise layer Chapter 4 uses and for the full channel mix.
 
 Usage (from the repository root)::
@@ -81,13 +81,13 @@ def main() -> None:
             ref = layer(z)
             assert torch.allclose(loop(), ref, atol=1e-4), "the loop and the layer disagree"
         rates = {}
-        for name, fn in (("vectorized (unfold)", layer), ("Python loop", lambda *_, f=loop: f())):
+        for name, fn in (("vectorized", layer), ("Python loop", lambda *_, f=loop: f())):
             with torch.no_grad():
                 fwd = _rate(lambda fn=fn, z=z: fn(z), args.batch, args.repeats, device)
             both = _rate(lambda fn=fn, z=z: fn(z).sum().backward(), args.batch, args.repeats, device)
             rates[name] = (fwd, both)
         kind = "depthwise (chapter 4's)" if depthwise else "full channel mix"
-        (f1, b1), (f2, b2) = rates["vectorized (unfold)"], rates["Python loop"]
+        (f1, b1), (f2, b2) = rates["vectorized"], rates["Python loop"]
         print(f"locally connected, {kind}: vectorized {f1:.0f} / {b1:.0f} images/s (forward / forward+backward), "
               f"Python loop {f2:.0f} / {b2:.0f}; vectorized/loop {f1 / f2:.1f}x / {b1 / b2:.1f}x")
 
