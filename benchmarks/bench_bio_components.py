@@ -1,8 +1,8 @@
 """Throughput of Chapter 4's components: forward + backward images/s of the Chapter-1 CNN with each one added.
 
 Also compares the locally connected layer (depthwise: a sum of shifted copies; full mix: unfold, then one einsum)
-with the obvious per-position Python loop, which is what the vectorized version replaces, forward and forward+backward, for the
-depthwise layer Chapter 4 uses and for the full channel mix.
+with the obvious per-position Python loop, which is what the vectorized version replaces, forward and
+forward+backward, for the depthwise layer Chapter 4 uses and for the full channel mix.
 
 Usage (from the repository root)::
 
