@@ -201,7 +201,7 @@ CHAPTERS: dict[str, Chapter] = {
                 "V1 tuning properties: orientation and spatial-frequency tuning, surround suppression",
                 "divisive normalization (Heeger 1992) at the level of its equation",
             ),
-            cpu_minutes=12,  # second edition: two arms x 10 variants x 5 seeds; re-measured below
+            cpu_minutes=11,  # second edition: about 640 s on the idle 2-core machine (two arms x 10 variants x 5 seeds)
         ),
         Chapter(
             slug="ch05_generative",
