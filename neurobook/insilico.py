@@ -106,6 +106,13 @@ def f0_f1(responses: np.ndarray, phases: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 # ------------------------------------------------------------------------------------- tuning measures
+def larger_component(f0_above_blank: np.ndarray, f1: np.ndarray) -> np.ndarray:
+    """Brain-Score's tuning curve along the last axis: F1 where its peak exceeds that of F0 - blank, else F0 - blank."""
+    f0_above_blank, f1 = np.asarray(f0_above_blank, float), np.asarray(f1, float)
+    use_f1 = f1.max(axis=-1, keepdims=True) > f0_above_blank.max(axis=-1, keepdims=True)
+    return np.where(use_f1, f1, f0_above_blank)
+
+
 def circular_variance(curve: np.ndarray, orientations: np.ndarray) -> np.ndarray:
     """``1 - |sum r e^{2i theta}| / sum |r|`` along the last axis (0 = sharply tuned, 1 = untuned)."""
     curve = np.asarray(curve, dtype=np.float64)
@@ -321,7 +328,7 @@ def tuning_experiment(fn: ResponseFn, shape: Sequence[int], *, centers: np.ndarr
     ori_curves = f0[rows, :, psf_i]  # (N, n_ori)
     sf_f0 = f0[rows, po_i, :] - base[:, None]
     sf_f1 = f1[rows, po_i, :]
-    sf_curves = np.where((sf_f1.max(1) > sf_f0.max(1))[:, None], sf_f1, sf_f0)  # Brain-Score: larger of the two
+    sf_curves = larger_component(sf_f0, sf_f1)
     max_dc, max_ac = f0[rows, po_i, psf_i], f1[rows, po_i, psf_i]
 
     if n_phases_series < 4:
@@ -376,8 +383,7 @@ def _series(fn, shape, rows, centers, oris, sfs, phases, base, *, diameters=None
         for k, i in enumerate(idx):
             r = a * resp[k * per : (k + 1) * per, i].reshape(len(levels), len(phases)) + b
             f0, f1 = f0_f1(r, phases)
-            f0 = f0 - base[i]
-            out[i] = f1 if f1.max() > f0.max() else f0
+            out[i] = larger_component(f0 - base[i], f1)
     return out
 
 

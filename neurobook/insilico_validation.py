@@ -58,7 +58,7 @@ def dense_truth(pop: SimulatedTunedPopulation, shape: Sequence[int], *, sfs: np.
 
         def curve(images, n_levels, i=i, base=base):
             f0, f1 = insilico.f0_f1(_responses(pop, images, i, scale).reshape(n_levels, N_PHASES), phases)
-            return f0, f1, f1 if f1.max() > (f0 - base).max() else f0 - base
+            return f0, f1, insilico.larger_component(f0 - base, f1)
 
         _, _, sf_curve = curve(np.stack([insilico.grating((h, w), theta, f, p, contrast) for f in sf_d
                                          for p in phases]), len(sf_d))
