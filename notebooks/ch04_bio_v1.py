@@ -49,6 +49,7 @@ profile: str = "full"  # quick for tests, full for the book: full scales itself 
 device: str = "auto"  # auto picks CUDA when present, else cpu or cuda
 seed: int = 0  # first seed; seeds seed, seed+1, ... are used for the ablation
 data_dir: Optional[str] = None  # local data directory laid out like shared/data, None means NEUROBOOK_DATA_DIR
+data_file: Optional[str] = None  # your own recordings as an npz (README: Bring your own data) instead of Lurz 2020
 components: str = ""  # "" runs the whole ablation; else a comma list (e.g. "normalization,local_rf") vs the core
 n_neurons: int = 0  # neurons to model, 0 means the profile choice
 epochs: int = 0  # maximum training epochs per model, early stopping on validation decides, 0 means the profile choice
@@ -69,7 +70,7 @@ import neurobook as nb
 from neurobook import ablation, evaluation, insilico, plotting, widgets
 from neurobook.aims import chapter_aims, verdict
 from neurobook.course import check_answer, check_that
-from neurobook.data import load_lurz2020
+from neurobook.data import load_lurz2020, load_npz
 from neurobook.data.lurz2020 import load_lurz2020_images
 from neurobook.data.tuning_literature import load_v1_tuning_literature
 from neurobook.insilico_validation import validate_measures
@@ -100,7 +101,7 @@ run_profile, dev, settings = this_run.profile, this_run.device, this_run.setting
 plotting.set_style()
 if deg_per_pixel < 0:
     raise ValueError(f"deg_per_pixel must be > 0 (or 0 for the stated assumption), got {deg_per_pixel}")
-DEG_PER_PIXEL = deg_per_pixel or 120.0 / 64 * settings["downsample"]
+DEG_PER_PIXEL = deg_per_pixel or 120.0 / 64 * settings["downsample"]  # your own data: 120 deg over the width
 if not task_px_per_deg >= 8:
     raise ValueError(f"task_px_per_deg must be >= 8 (coarser cannot resolve the macaque SF bins): {task_px_per_deg}")
 TASK_PX_PER_DEG = float(task_px_per_deg)
@@ -126,7 +127,7 @@ if settings["n_seeds"] < 2:
 SEEDS = [seed + k for k in range(settings["n_seeds"])]
 display(Markdown(this_run.describe(
     f"; {len(variants)} variants (the core, each component, its control, the combination) x {len(SEEDS)} seeds in "
-    f"each of two arms; fit arm {DEG_PER_PIXEL:.2f} deg per pixel, task arm {TASK_PX_PER_DEG:g} px per deg.")))
+    f"each of two arms; task arm {TASK_PX_PER_DEG:g} px per deg.")))
 
 # %% [markdown]
 # ## The four components
@@ -200,15 +201,26 @@ plt.show()
 # 5993 grayscale natural images, with 100 test images repeated about 10 times (their repeats give each neuron's noise
 # ceiling; the test tier is only used for the final evaluation). The models here are fitted to *mouse* neurons; the
 # tuning-property references further down are *macaque*. That mismatch is the main reason our similarity numbers
-# cannot be compared with the paper's in absolute terms.
+# cannot be compared with the paper's in absolute terms. With `-p data_file mine.npz` (the README's format) both arms
+# run on your file instead: the fit arm on its neurons, the task arm on its training-tier images.
 
 # %%
-data = load_lurz2020(data_dir, downsample=settings["downsample"])
+if data_file is None:
+    data = load_lurz2020(data_dir, downsample=settings["downsample"])
+    data_line = (f"`{data.name}` (real recordings, {data.meta['species']} {data.meta['area']} {data.meta['layer']}, "
+                 f"{data.meta['recording']})")
+else:  # the reader's own recordings, at their own resolution
+    data = load_npz(data_file)
+    data_line = f"`{data.name}`, the user's own recordings from `{data.meta['source']}`"
+    DEG_PER_PIXEL = deg_per_pixel or 120.0 / data.image_shape[1]
+    if min(data.image_shape) < settings["task_size"]:
+        raise ValueError(f"the task-trained arm crops {settings['task_size']}-px views from the data's images, and "
+                         f"{data_file} has {data.image_shape[0]}x{data.image_shape[1]}-px images: save images of at "
+                         f"least {settings['task_size']} px per side")
 data = data.subsample(neurons=settings["n_neurons"], train_trials=settings["max_train"], seed=seed)
 train, val, test = data.tier("train"), data.tier("validation"), data.tier("test")
 display(Markdown(
-    f"**Data:** `{data.name}` (real recordings, {data.meta['species']} {data.meta['area']} {data.meta['layer']}, "
-    f"{data.meta['recording']}); {data.n_neurons} neurons chosen at random; images "
+    f"**Data:** {data_line}; {data.n_neurons} neurons chosen at random; images "
     f"{data.image_shape[0]}×{data.image_shape[1]} px ({DEG_PER_PIXEL:.1f}° per pixel, assumed); "
     f"{len(train.images)} train / {len(val.images)} validation / {len(test.images)} test trials. "
     f"Macaque references: `v1_tuning_literature` (real published distributions, see below)."
@@ -502,8 +514,17 @@ draw_distributions(tuning, [CORE, combined], f"Fit arm (fitted to mouse V1), see
 # 1/(2·batch − 1)).
 
 # %%
-task_images = standardize_images(load_lurz2020_images(data_dir, tiers=("train",)))
-held_out_images = standardize_images(load_lurz2020_images(data_dir, tiers=("validation",)))
+def distinct_images(tier) -> np.ndarray:
+    """Each image of a tier once (repeats dropped)."""
+    return tier.images[np.unique(tier.image_ids, return_index=True)[1]]
+
+
+if data_file is None:  # the full-resolution photographs (36 x 64 px), not the fit arm's downsampled ones
+    task_images = standardize_images(load_lurz2020_images(data_dir, tiers=("train",)))
+    held_out_images = standardize_images(load_lurz2020_images(data_dir, tiers=("validation",)))
+else:
+    task_images, held_out_images = standardize_images(distinct_images(train)), standardize_images(distinct_images(val))
+RETRIEVAL_BATCH = min(128, len(held_out_images))
 TASK_DEG_PER_PIXEL = 1.0 / TASK_PX_PER_DEG
 display(Markdown(f"**Data:** {len(task_images)} training-tier and {len(held_out_images)} validation-tier photographs "
                  f"of `{data.name}` (real images, no responses); inputs {TASK_SHAPE[0]}×{TASK_SHAPE[1]} px at "
@@ -515,11 +536,12 @@ for label, comps in variants.items():
     for s in SEEDS:
         nb.seed_everything(s)
         net = TaskNet(settings["task_size"], comps, channels=settings["task_channels"], control_seed=s)
-        untrained = pair_retrieval_accuracy(net, held_out_images, size=settings["task_size"], seed=seed, device=dev)
+        untrained = pair_retrieval_accuracy(net, held_out_images, size=settings["task_size"], seed=seed, device=dev,
+                                            batch_size=RETRIEVAL_BATCH)
         run = train_contrastive(net, task_images, size=settings["task_size"], steps=settings["task_steps"],
                                 batch_size=settings["task_batch"], seed=s, device=dev)
         trained = pair_retrieval_accuracy(run.model, held_out_images, size=settings["task_size"], seed=seed,
-                                          device=dev)
+                                          device=dev, batch_size=RETRIEVAL_BATCH)
         fn = insilico.tensor_response_fn(run.model.v1_units, device=dev)
         centers = insilico.rf_centers_from_probes(fn, TASK_SHAPE)
         res = insilico.tuning_experiment(fn, TASK_SHAPE, centers=centers, deg_per_pixel=TASK_DEG_PER_PIXEL,
@@ -539,7 +561,7 @@ task_learned = ablation.paired_interval(task_runs["retrieval trained"], task_run
 display(Markdown(
     f"**The task was learned:** held-out retrieval rose by {task_learned[0]:+.3f} (paired 95% t interval "
     f"{task_learned[1]:+.3f} to {task_learned[2]:+.3f} over all {len(task_runs)} networks; chance "
-    f"{1 / (2 * 128 - 1):.3f}). Training and probing took {task_seconds:.0f} s."
+    f"{1 / (2 * RETRIEVAL_BATCH - 1):.3f}). Training and probing took {task_seconds:.0f} s."
 ))
 display(tuning_summary(task_tuning).round(3))
 
@@ -812,9 +834,11 @@ check_that(lambda: my_close == bool(abs(_boot - my_ks) < 0.1),
 # %%
 this_run.save_results(
     "ch04_bio_v1",
-    data={"name": data.name, "kind": "real", "description": "Lurz et al. 2021 mouse V1 (two-photon) for fitting, "
-          "its training-tier photographs for the task-trained arm; published macaque V1 tuning distributions "
-          "(v1_tuning_literature) for the similarity; simulated Gabor neurons for the in-silico ground truth"},
+    data={"name": data.name, "kind": "real",
+          "description": ("Lurz et al. 2021 mouse V1 (two-photon)" if data_file is None else f"user data {data_file}")
+          + " for fitting, its training-tier images for the task-trained arm; published macaque V1 tuning "
+          "distributions (v1_tuning_literature) for the similarity; simulated Gabor neurons for the in-silico "
+          "ground truth"},
     headline={
         "n_neurons": data.n_neurons,
         "n_seeds": len(SEEDS),
