@@ -600,7 +600,7 @@ draw_distributions(task_tuning, [CORE, combined], f"Task arm (contrastive, {sett
 # alignment. Only the task arm is built like the paper; the fit arm's similarities are to macaque data from models
 # fitted to mouse neurons.
 
-# %%
+# %% tags=["hide-input"]
 def interval_text(row: pd.Series, fmt: str = "{:+.3f}") -> str:
     return f"{fmt.format(row['mean'])} [{fmt.format(row['low'])}, {fmt.format(row['high'])}]"
 
@@ -614,7 +614,7 @@ comparison = pd.DataFrame({
     "fit arm: Δ test corr vs core": {v: interval_text(corr_vs_core.loc[v], "{:+.4f}") for v in COMPONENT_VARIANTS},
     "fit arm: Δ test corr vs control": {v: interval_text(corr_vs_control[v], "{:+.4f}") for v in COMPONENT_VARIANTS},
 })
-display(comparison)
+display(comparison.T)  # one column per component: the intervals stay readable
 fit_helping_sim = [v for v in COMPONENT_VARIANTS if fit_verdicts.loc[v, "helps"]]
 mr_ref = refs["modulation_ratio"]
 macaque_simple = float(mr_ref.counts[mr_ref.edges[:-1] >= 1].sum() / mr_ref.n)
