@@ -87,3 +87,11 @@ def component_table(deltas_core: pd.DataFrame, deltas_control: Mapping[str, pd.S
 def as_interval(row: pd.Series) -> list[float]:
     """[mean, low, high] of a paired-difference row, for results files."""
     return [float(row["mean"]), float(row["low"]), float(row["high"])]
+
+
+def compare_to_core_and_controls(table: pd.DataFrame, value: str, core: str, control_of: Mapping[str, str],
+                                 level: float = 0.95) -> tuple[pd.DataFrame, dict[str, pd.Series], pd.DataFrame]:
+    """Every variant against ``core``, each component variant against its control (``control_of``), the verdicts."""
+    vs_core = paired_differences(table, value, core, level=level)
+    vs_control = {v: paired_differences(table, value, control, level=level).loc[v] for v, control in control_of.items()}
+    return vs_core, vs_control, component_table(vs_core, vs_control)

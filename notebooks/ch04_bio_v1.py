@@ -287,10 +287,8 @@ plt.tight_layout()
 plt.show()
 
 # %%
-corr_vs_core = ablation.paired_differences(ablation_fit, "test_corr_to_avg", CORE)
-corr_vs_control = {v: ablation.paired_differences(ablation_fit, "test_corr_to_avg", CONTROL_OF[v]).loc[v]
-                   for v in COMPONENT_VARIANTS}
-corr_verdicts = ablation.component_table(corr_vs_core, corr_vs_control)
+corr_vs_core, corr_vs_control, corr_verdicts = ablation.compare_to_core_and_controls(
+    ablation_fit, "test_corr_to_avg", CORE, CONTROL_OF)
 display(Markdown(f"**Test correlation, paired by seed** ({len(SEEDS)} seeds; 95% t intervals over seeds; the same "
                  f"{data.n_neurons} neurons and {len(np.unique(test.image_ids))} test images for every variant):"))
 display(corr_verdicts.round(4))
@@ -441,9 +439,8 @@ def per_property_deltas(table: pd.DataFrame) -> pd.DataFrame:
 
 
 sim_fit = similarity_table(tuning_by_seed, fixed_properties["fit arm"])
-sim_fit_vs_core = ablation.paired_differences(sim_fit, "mean", CORE)
-sim_fit_vs_control = {v: ablation.paired_differences(sim_fit, "mean", CONTROL_OF[v]).loc[v] for v in COMPONENT_VARIANTS}
-fit_verdicts = ablation.component_table(sim_fit_vs_core, sim_fit_vs_control)
+sim_fit_vs_core, sim_fit_vs_control, fit_verdicts = ablation.compare_to_core_and_controls(
+    sim_fit, "mean", CORE, CONTROL_OF)
 display(Markdown("**Fit arm, per property:** each variant minus the core, paired by seed (mean over seeds); "
                  "properties outside the fixed set are marked ✗ and do not enter `mean`."))
 display(per_property_deltas(sim_fit).rename(columns=lambda p: p if p == "mean" or p in fixed_properties["fit arm"]
@@ -567,10 +564,8 @@ display(tuning_summary(task_tuning).round(3))
 
 # %%
 sim_task = similarity_table(task_tuning_by_seed, fixed_properties["task arm"])
-sim_task_vs_core = ablation.paired_differences(sim_task, "mean", CORE)
-sim_task_vs_control = {v: ablation.paired_differences(sim_task, "mean", CONTROL_OF[v]).loc[v]
-                       for v in COMPONENT_VARIANTS}
-task_verdicts = ablation.component_table(sim_task_vs_core, sim_task_vs_control)
+sim_task_vs_core, sim_task_vs_control, task_verdicts = ablation.compare_to_core_and_controls(
+    sim_task, "mean", CORE, CONTROL_OF)
 display(Markdown(f"**Task arm, per property:** each variant minus the core, paired by seed ({len(SEEDS)} seeds, "
                  f"{settings['task_channels']} first-stage units per network, the same units in every variant)."))
 display(per_property_deltas(sim_task).rename(columns=lambda p: p if p == "mean" or p in fixed_properties["task arm"]

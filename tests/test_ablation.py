@@ -57,3 +57,5 @@ def test_paired_differences_pair_by_seed_and_the_helping_rule_needs_core_and_con
     assert not verdicts.loc["+ x", "helps"]
     with pytest.raises(KeyError):
         ablation.paired_differences(table, "v", "nope")
+    core2, control2, verdicts2 = ablation.compare_to_core_and_controls(table, "v", "core", {"+ x": "x control"})
+    assert core2.equals(vs_core) and control2["+ x"].equals(vs_control) and verdicts2.equals(verdicts)
