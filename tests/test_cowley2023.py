@@ -83,3 +83,37 @@ def test_fit_masks_unrecorded_neurons_and_learns_colour():
         model(torch.zeros(2, 1, h, h))
     mask = torch.tensor([[True, False]])
     assert float(poisson_loss(torch.ones(1, 2), torch.tensor([[1.0, 5.0]]), mask=mask)) == pytest.approx(1.0, abs=1e-4)
+
+
+def _bashivan_like(images: np.ndarray) -> np.ndarray:
+    """Grey images whose four corner pixels are one flat grey: the circular aperture of Bashivan et al.'s images."""
+    grey = np.abs(images[:, 0] - images[:, 2]).mean((1, 2)) < 1.0
+    corners = images[:, :, [0, 0, -1, -1], [0, -1, 0, -1]]
+    return grey & (corners.std(axis=(1, 2)) < 3.0)
+
+
+def test_image_types_follow_the_table_and_the_natural_pool_holds_no_synthetic_image(data_root):
+    from neurobook.data.cowley2023 import IMAGE_TYPES, NATURAL, image_types, natural_pool
+
+    sessions = ("190925", "210305", "210322", "210325")
+    d = load_cowley2023(sessions=list(sessions), downsample=8)
+    types = d.meta["image_type"]
+    assert (types[d.meta["session"] == "210305"] == "validation experiment").all()
+    assert (types[d.meta["session"] == "190925"] == NATURAL).sum() == 900
+    bashivan = types == "Bashivan 2019"
+    assert bashivan.sum() == 600 + 640
+    # the detector can fail: it finds the labelled Bashivan images, and it finds no natural photograph
+    assert _bashivan_like(d.images[bashivan]).mean() > 0.95
+    assert _bashivan_like(d.images[types == NATURAL]).mean() < 0.01
+
+    pool, ids = natural_pool(sessions=sessions, downsample=8)
+    assert len(pool) == len(ids) == 600 + 600  # 190925 keeps one copy of its repeated 300; 210305 and 210325 none
+    assert len(np.unique(ids)) == len(ids) and len({p.tobytes() for p in pool}) == len(pool)
+    assert _bashivan_like(pool).mean() < 0.01  # a few grey photographs with flat corners, as among all natural ones
+    synthetic = {x.tobytes() for x in d.images[types != NATURAL]}
+    assert not any(p.tobytes() in synthetic for p in pool)
+    for s in sessions:  # every pooled id is a natural image of its session by the table
+        own = ids[ids // 10_000 == int(s)] % 10_000
+        assert (image_types(s, 1200)[own] == NATURAL).all() if s in IMAGE_TYPES else True
+    with pytest.raises(ValueError, match="type table"):
+        image_types("210325", 100)

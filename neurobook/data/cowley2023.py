@@ -10,6 +10,21 @@ Images are returned channels first, (n, 3, H, W) float32 in 0..255, colour kept.
 counts in 100 ms bins. Sessions record different neurons and show different images: :func:`load_cowley2023` stacks
 several sessions into one :class:`StimulusResponseData` whose responses are NaN where a neuron was not recorded
 (``neurobook.train.fit`` masks them), so that one model (a shared core with per-neuron readouts) learns them all.
+
+Image types (``meta["image_type"]``, :data:`IMAGE_TYPES`). The sessions mix natural photographs with synthetic
+images, and the file names do not say which is which. The ranges below were read by eye from montages of every
+session (4 images from each block of 100, and the 8 images on each side of every boundary); the authors' readme
+lists the types per session (``readme_as_shipped.txt``), though its counts for the WE sessions (900 images) do not
+match the 1200 images of this copy:
+
+* ``natural``: photographs (people, scenes, objects, and some graphics and textures photographed or drawn);
+* ``active learning``: WE sessions 190925-190929, images 600-899: synthesized mosaics and warped composites;
+* ``validation experiment``: session 210305, all 400 images: psychedelic synthesized images (0-99) and natural
+  photographs edited by blurring, occlusion or pasted colour swatches (100-399);
+* ``Bashivan 2019``: session 210322 images 600-1199 and all of session 210325: grayscale objects pasted on
+  backgrounds inside a circular aperture (the images of Bashivan, Kar & DiCarlo 2019).
+
+Session 190925's images 900-1199 repeat its images 0-299 pixel for pixel; :func:`natural_pool` keeps one copy.
 """
 
 from __future__ import annotations
@@ -34,9 +49,17 @@ ANIMALS = {"190923": "WE", "190925": "WE", "190927": "WE", "190928": "WE", "1909
            "210224": "PE", "210225": "PE", "210305": "PE", "210322": "PE", "210325": "PE", "210621": "RA"}
 CEILING_SESSION = "210325"
 SIZE = 112
+NATURAL = "natural"
+# per session: (first, stop, type) for every image range that is not a natural photograph (see the module docstring)
+IMAGE_TYPES: dict[str, tuple[tuple[int, int, str], ...]] = {
+    **{s: ((600, 900, "active learning"),) for s in ("190925", "190927", "190928", "190929")},
+    "210305": ((0, 400, "validation experiment"),),
+    "210322": ((600, 1200, "Bashivan 2019"),),
+    "210325": ((0, 640, "Bashivan 2019"),),
+}
 
-__all__ = ["CEILING_SESSION", "SESSIONS", "load_cowley2023", "load_repeats", "session_images",
-           "session_responses"]
+__all__ = ["CEILING_SESSION", "IMAGE_TYPES", "NATURAL", "SESSIONS", "image_types", "load_cowley2023",
+           "load_repeats", "natural_pool", "session_images", "session_responses"]
 
 
 def _check_downsample(downsample: object) -> int:
@@ -74,6 +97,39 @@ def session_images(session: str, data_dir: str | os.PathLike | None = None, down
     return np.ascontiguousarray(images)
 
 
+def image_types(session: str, n_images: int) -> np.ndarray:
+    """The type of each of the session's ``n_images`` images: ``"natural"`` or a synthetic kind (IMAGE_TYPES)."""
+    session = _check_session(session)
+    types = np.full(n_images, NATURAL, dtype=object)
+    for first, stop, kind in IMAGE_TYPES.get(session, ()):
+        if stop > n_images:
+            raise ValueError(f"session {session}: {n_images} images, but the type table names images up to {stop}; "
+                             "is this the copy described in SOURCE.txt?")
+        types[first:stop] = kind
+    return types.astype(str)
+
+
+def natural_pool(data_dir: str | os.PathLike | None = None, downsample: int = 1,
+                 sessions: Sequence[str] = SESSIONS) -> tuple[np.ndarray, np.ndarray]:
+    """Every natural photograph of ``sessions`` (all twelve by default), each distinct image once.
+
+    Returns ``images`` (n, 3, 112/k, 112/k) float32 0..255 and ``image_ids`` (session * 10000 + index, as in
+    :func:`load_cowley2023`). The yardstick "best natural image" of Chapter 5 is taken over this one pool for every
+    neuron: no synthetic image, no repeat, the same candidates whichever session recorded the neuron.
+    """
+    images, ids, seen = [], [], set()
+    for s in sessions:
+        x = session_images(s, data_dir, downsample)
+        for k in np.flatnonzero(image_types(s, len(x)) == NATURAL):
+            key = x[k].tobytes()  # a repeat is the same JPEG, hence the same pixels at any downsampling
+            if key in seen:
+                continue
+            seen.add(key)
+            images.append(x[k])
+            ids.append(int(s) * 10_000 + k)
+    return np.stack(images), np.array(ids, dtype=np.int64)
+
+
 def session_responses(session: str, data_dir: str | os.PathLike | None = None) -> np.ndarray:
     """Repeat-averaged spike counts of the session, (n_images, n_neurons) float32."""
     session = _check_session(session)
@@ -104,8 +160,8 @@ def load_cowley2023(
     """Several sessions stacked: one trial per image (repeat-averaged), NaN for neurons of other sessions.
 
     Every session's images are split at random (fixed by the session id) into train / validation / test tiers.
-    ``meta``: ``session`` (per trial), ``neuron_session`` (per neuron), ``image_index`` (the image's column within its
-    session), plus species, area, units and license. Image ids are unique across sessions.
+    ``meta``: ``session`` and ``image_type`` (per trial), ``neuron_session`` (per neuron), ``image_index`` (the image's
+    column within its session), plus species, area, units and license. Image ids are unique across sessions.
     """
     sessions = list(SESSIONS if sessions is None else sessions)
     if not sessions:
@@ -114,7 +170,7 @@ def load_cowley2023(
         _check_session(s)
     if len(set(sessions)) != len(sessions):
         raise ValueError(f"sessions must not repeat; got {sessions}")
-    images, blocks, tiers, sess_of_trial, index, neuron_sess, neuron_ids = [], [], [], [], [], [], []
+    images, blocks, tiers, sess_of_trial, index, neuron_sess, neuron_ids, types = [], [], [], [], [], [], [], []
     for s in sessions:
         x, r = session_images(s, data_dir, downsample), session_responses(s, data_dir)
         if len(x) != len(r):
@@ -124,6 +180,7 @@ def load_cowley2023(
         tiers.append(_split(len(x), s, (validation_fraction, test_fraction)))
         sess_of_trial += [s] * len(x)
         index.append(np.arange(len(x)))
+        types.append(image_types(s, len(x)))
         neuron_sess += [s] * r.shape[1]
         neuron_ids.append(int(s) * 1000 + np.arange(r.shape[1]))
     n_trials, n_neurons = sum(len(b) for b in blocks), sum(b.shape[1] for b in blocks)
@@ -138,7 +195,8 @@ def load_cowley2023(
         images=np.concatenate(images), responses=responses, tiers=np.concatenate(tiers),
         image_ids=sess_arr.astype(np.int64) * 10_000 + image_index, neuron_ids=np.concatenate(neuron_ids),
         name=NAME,
-        meta={"session": sess_arr, "image_index": image_index, "neuron_session": np.array(neuron_sess),
+        meta={"session": sess_arr, "image_index": image_index, "image_type": np.concatenate(types),
+              "neuron_session": np.array(neuron_sess),
               "species": "macaque", "area": "V4", "recording": "Utah arrays, spike counts in 100 ms bins, "
               "repeat-averaged", "license": get_dataset(NAME).license, "downsample": downsample,
               "animals": {s: ANIMALS[s] for s in sessions}},
