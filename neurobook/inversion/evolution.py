@@ -11,6 +11,13 @@ candidates each and returns responses (K, P); one call is one generation, K * P 
 
 Both return a :class:`~neurobook.inversion.result.PreferredImages`; its images are rendered by the objective when it
 can (:func:`neuron_objective`'s can), else they are the best latents themselves.
+
+Both take ``max_norm`` (candidates are shrunk into the ball of radius ``max_norm * sqrt(z_dim)`` before they are
+shown, the bound latent ascent keeps) and ``monitor``, a second objective that scores each generation's *pick*, the
+search's current answer, without the experimenter seeing it: with a noisy ``objective`` (:mod:`neurobook.inversion.
+noise`) the monitor is the noise-free model, and ``pick_curve`` is what the search would have delivered had it
+stopped there. The GA's pick is the best-scored candidate of the generation (its elites are re-shown each generation,
+so a lucky draw does not last); CMA-ES's pick is the mean of its search distribution.
 """
 
 from __future__ import annotations
@@ -82,14 +89,44 @@ def _check(n_neurons: int, z_dim: int, generations: int, population: int) -> Non
         raise ValueError(f"population must be >= 4, got {population}")
 
 
+def _bound(z: np.ndarray, max_norm: float | None) -> np.ndarray:
+    """Shrink latents (..., z_dim) into the ball of radius ``max_norm * sqrt(z_dim)`` (None: no bound)."""
+    if max_norm is None:
+        return z
+    limit = max_norm * z.shape[-1] ** 0.5
+    norm = np.linalg.norm(z, axis=-1, keepdims=True).clip(1e-12)
+    return (z * np.minimum(1.0, limit / norm)).astype(np.float32)
+
+
+def _check_bound(max_norm: float | None) -> None:
+    if max_norm is not None and not max_norm > 0:
+        raise ValueError(f"max_norm must be > 0 or None, got {max_norm}")
+
+
+class _Picks:
+    """Each generation's pick (K, z_dim) scored by the monitor, for :attr:`PreferredImages.pick_curve`."""
+
+    def __init__(self, monitor: Objective | None) -> None:
+        self.monitor, self.curve, self.z = monitor, [], None
+
+    def record(self, z: np.ndarray) -> None:
+        if self.monitor is not None:
+            self.z = np.asarray(z, np.float32)
+            self.curve.append(np.asarray(self.monitor(self.z[:, None]), np.float64)[:, 0])
+
+
 def _result(method: str, objective: Objective, best_z: np.ndarray, best: np.ndarray, curve: list, mean_curve: list,
-            evaluations: list, start: float) -> PreferredImages:
+            evaluations: list, start: float, picks: _Picks) -> PreferredImages:
     """The common result; a plain callable objective's "images" are the latents it was shown."""
     neurons = getattr(objective, "neurons", np.arange(len(best_z)))
     images = objective.images(best_z) if hasattr(objective, "images") else best_z.copy()
+    extra = {}
+    if picks.monitor is not None:
+        extra = {"pick_z": picks.z, "pick_curve": np.array(picks.curve),
+                 "pick_images": objective.images(picks.z) if hasattr(objective, "images") else picks.z.copy()}
     return PreferredImages(method=method, neurons=np.asarray(neurons), images=images, responses=best,
                            curve=np.array(curve), evaluations=np.array(evaluations),
-                           seconds=time.perf_counter() - start, z=best_z, mean_curve=np.array(mean_curve))
+                           seconds=time.perf_counter() - start, z=best_z, mean_curve=np.array(mean_curve), **extra)
 
 
 def genetic_algorithm(
@@ -103,16 +140,20 @@ def genetic_algorithm(
     mutation_rate: float = 0.25,
     mutation_scale: float = 0.5,
     temperature: float = 0.5,
+    max_norm: float | None = None,
+    monitor: Objective | None = None,
     seed: int = 0,
 ) -> PreferredImages:
     """XDream-style GA on latent codes for ``n_neurons`` black boxes at once (maximizes ``objective``)."""
     start = time.perf_counter()
     _check(n_neurons, z_dim, generations, population)
+    _check_bound(max_norm)
+    picks = _Picks(monitor)
     if not 0 <= elites < population:
         raise ValueError(f"elites must be in [0, population), got {elites}")
     rng = np.random.default_rng(seed)
     k, p = n_neurons, population
-    pop = rng.standard_normal((k, p, z_dim)).astype(np.float32)
+    pop = _bound(rng.standard_normal((k, p, z_dim)).astype(np.float32), max_norm)
     best_z = np.zeros((k, z_dim), np.float32)
     best = np.full(k, -np.inf)
     curve, mean_curve, evals = [], [], []
@@ -128,6 +169,7 @@ def genetic_algorithm(
         curve.append(best.copy())
         mean_curve.append(scores.mean(1))
         evals.append((g + 1) * p)
+        picks.record(pop[np.arange(k), top])
         if g == generations - 1:
             break
         order = np.argsort(-scores, axis=1)
@@ -143,8 +185,8 @@ def genetic_algorithm(
         children = np.where(take_a, pop[rows, pa], pop[rows, pb])
         mutate = rng.random(children.shape) < mutation_rate
         children = children + mutate * rng.standard_normal(children.shape).astype(np.float32) * mutation_scale
-        pop = np.concatenate([pop[rows, order[:, :elites]], children.astype(np.float32)], axis=1)
-    return _result("genetic algorithm", objective, best_z, best, curve, mean_curve, evals, start)
+        pop = np.concatenate([pop[rows, order[:, :elites]], _bound(children.astype(np.float32), max_norm)], axis=1)
+    return _result("genetic algorithm", objective, best_z, best, curve, mean_curve, evals, start, picks)
 
 
 def cma_es(
@@ -155,13 +197,21 @@ def cma_es(
     generations: int = 50,
     population: int = 32,
     sigma0: float = 0.5,
+    max_norm: float | None = None,
+    monitor: Objective | None = None,
     seed: int = 0,
 ) -> PreferredImages:
-    """CMA-ES (``cma.CMAEvolutionStrategy``) per neuron, from z = 0, all neurons evaluated in one batch."""
+    """CMA-ES (``cma.CMAEvolutionStrategy``) per neuron, from z = 0, all neurons evaluated in one batch.
+
+    With ``max_norm`` each candidate is shown shrunk into the ball, and the strategy is told the candidate it asked
+    for with that score (the usual repair of a box or ball constraint).
+    """
     import cma
 
     start = time.perf_counter()
     _check(n_neurons, z_dim, generations, population)
+    _check_bound(max_norm)
+    picks = _Picks(monitor)
     k, p = n_neurons, population
     rng = np.random.default_rng(seed)
     strategies = [
@@ -174,7 +224,7 @@ def cma_es(
     curve, mean_curve, evals = [], [], []
     for g in range(generations):
         asked = [np.asarray(s.ask()) for s in strategies]
-        pop = np.stack(asked).astype(np.float32)
+        pop = _bound(np.stack(asked).astype(np.float32), max_norm)
         scores = np.asarray(objective(pop), np.float64)
         if scores.shape != (k, p):
             raise ValueError(f"objective must return scores (K={k}, P={p}); got {scores.shape}")
@@ -187,4 +237,5 @@ def cma_es(
         curve.append(best.copy())
         mean_curve.append(scores.mean(1))
         evals.append((g + 1) * p)
-    return _result("CMA-ES", objective, best_z, best, curve, mean_curve, evals, start)
+        picks.record(_bound(np.stack([np.asarray(s.mean) for s in strategies]).astype(np.float32), max_norm))
+    return _result("CMA-ES", objective, best_z, best, curve, mean_curve, evals, start, picks)

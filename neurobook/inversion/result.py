@@ -33,6 +33,9 @@ class PreferredImages:
     restart_images: np.ndarray | None = None  # (n, restarts, [C,] H, W) every restart's image, data units
     restart_responses: np.ndarray | None = None  # (n, restarts)
     restart_z: np.ndarray | None = None  # latent ascent: (n, restarts, z_dim)
+    pick_z: np.ndarray | None = None  # evolution with a monitor: (n, z_dim) the last generation's pick
+    pick_images: np.ndarray | None = None  # its images, data units
+    pick_curve: np.ndarray | None = None  # (T, n) the monitor's response to each generation's pick
 
     def __post_init__(self) -> None:
         n = len(self.neurons)
