@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "bootstrap_median_ci",
     "ccnorm_from_image_means",
     "correlation",
     "correlation_to_average",
@@ -340,3 +341,16 @@ def split_half_reliability(counts: np.ndarray, n_splits: int = 50, seed: int = 0
         den = np.sqrt((a**2).sum(0) * (b**2).sum(0))
         values.append(np.where(den > 0, (a * b).sum(0) / np.where(den > 0, den, 1), np.nan))
     return spearman_brown(np.nanmean(np.stack(values), 0))
+
+
+def bootstrap_median_ci(values: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+                        ) -> tuple[float, float, float]:
+    """(median, low, high): the median (over animals, neurons, images) and its bootstrap percentile interval."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    meds = np.median(rng.choice(v, size=(n_boot, len(v)), replace=True), axis=1)
+    lo, hi = np.quantile(meds, [(1 - level) / 2, (1 + level) / 2])
+    return float(np.median(v)), float(lo), float(hi)

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from neurobook.metrics import bootstrap_median_ci
+
 __all__ = ["accuracy", "bootstrap_median_ci", "confusion_matrix", "paired_area_accuracy", "paired_bootstrap_ci",
            "position_error_deg", "wilson_ci"]
 
@@ -31,19 +33,6 @@ def wilson_ci(k: np.ndarray | float, n: np.ndarray | float, z: float = 1.96) -> 
     centre = (p + z**2 / (2 * n)) / den
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
     return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
-
-
-def bootstrap_median_ci(values: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0
-                        ) -> tuple[float, float, float]:
-    """(median, low, high): the median over animals and its bootstrap percentile interval."""
-    v = np.asarray(values, float)
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return float("nan"), float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    meds = np.median(rng.choice(v, size=(n_boot, len(v)), replace=True), axis=1)
-    lo, hi = np.quantile(meds, [(1 - level) / 2, (1 + level) / 2])
-    return float(np.median(v)), float(lo), float(hi)
 
 
 def paired_bootstrap_ci(correct_a: np.ndarray, correct_b: np.ndarray, mask: np.ndarray, *, trials: bool = True,
