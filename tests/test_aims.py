@@ -38,7 +38,13 @@ def test_above_excludes_the_threshold_and_interval_is_written():
     assert verdict(above, 0.02, (0.01, 0.03)) == ("**Met**: neural minus logistic is +0.020 (95% CI +0.010 to +0.030) "
                                                   "(aim: above +0.000).")
     with pytest.raises(ValueError, match="direction"):
-        Aim("k", "label", 1.0, "at most")  # type: ignore[arg-type]
+        Aim("k", "label", 1.0, "at best")  # type: ignore[arg-type]
+
+
+def test_at_most_is_met_at_or_below_the_threshold_and_says_by_how_much_it_is_above():
+    gap = Aim("slope_gap", "the slope gap", 0.25, "at most")
+    assert gap.met(0.25) and gap.met(0.0) and not gap.met(0.26) and not gap.met(float("nan"))
+    assert verdict(gap, 0.40) == "**Not met**: the slope gap is 0.40, above the aim (at most 0.25) by 0.15."
 
 
 def test_every_chapter_aim_is_keyed_by_its_headline_key():

@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from neurobook.generative.linear import fit_linear_prior
-from neurobook.inversion import cma_es, genetic_algorithm, latent_ascent, most_exciting_inputs, neuron_objective
+from neurobook.inversion import (
+    cma_es,
+    evolve,
+    genetic_algorithm,
+    latent_ascent,
+    most_exciting_inputs,
+    neuron_objective,
+)
 from neurobook.inversion.noise import NoisyObjective, fano_factor
 from neurobook.inversion.yardstick import (
     contrast_matched_measures,
@@ -149,3 +156,19 @@ def test_noisy_search_reaches_most_of_the_noise_free_gradient_result(method, pri
     assert np.median(frac) >= 0.8, frac
     # the noisy best-so-far is inflated by the winner's curse: the monitor's score of the pick is what counts
     assert (res.responses > res.pick_curve[-1]).mean() >= 0.5
+
+
+def test_evolve_keeps_the_best_restart_and_under_noise_scores_without_it(prior):
+    model = TemplateNeurons(_templates(prior.sample(3, seed=21)))
+    res = evolve(genetic_algorithm, model, [2, 0, 1], prior, restarts=3, generations=6, population=12, device="cpu")
+    assert res.restart_images.shape == (3, 3, 3, SIZE, SIZE) and res.n_evaluations == 3 * 6 * 12
+    np.testing.assert_allclose(res.responses, res.restart_responses.max(1))
+    assert list(res.neurons) == [2, 0, 1]
+    with torch.no_grad():
+        own = model(torch.from_numpy(res.images)).numpy()[np.arange(3), [2, 0, 1]]
+    np.testing.assert_allclose(own, res.responses, rtol=1e-4)  # each image is its own neuron's
+    noisy = evolve(cma_es, model, [0, 1, 2], prior, fano=1.0, generations=6, population=12, device="cpu")
+    assert noisy.pick_curve.shape == (6, 3) and noisy.pick_images.shape == (3, 3, SIZE, SIZE)
+    with torch.no_grad():
+        clean = model(torch.from_numpy(noisy.images)).numpy()[np.arange(3), [0, 1, 2]]
+    np.testing.assert_allclose(clean, noisy.responses, rtol=1e-4)  # responses are noise-free, not the lucky draws

@@ -30,9 +30,10 @@ import torch
 from torch import nn
 
 from neurobook.inversion._common import check_neurons, device_of, frozen, positive_int
+from neurobook.inversion.noise import NoisyObjective
 from neurobook.inversion.result import PreferredImages
 
-__all__ = ["NeuronObjective", "cma_es", "genetic_algorithm", "neuron_objective"]
+__all__ = ["NeuronObjective", "cma_es", "evolve", "genetic_algorithm", "neuron_objective"]
 
 Objective = Callable[[np.ndarray], np.ndarray]
 
@@ -239,3 +240,46 @@ def cma_es(
         evals.append((g + 1) * p)
         picks.record(_bound(np.stack([np.asarray(s.mean) for s in strategies]).astype(np.float32), max_norm))
     return _result("CMA-ES", objective, best_z, best, curve, mean_curve, evals, start, picks)
+
+
+def evolve(
+    method: Callable[..., PreferredImages],
+    model: nn.Module,
+    neurons: Sequence[int],
+    prior,
+    *,
+    restarts: int = 1,
+    fano: float | None = None,
+    device: str | torch.device = "auto",
+    seed: int = 0,
+    **kwargs,
+) -> PreferredImages:
+    """``method`` (:func:`genetic_algorithm` or :func:`cma_es`) on ``neurons`` of ``model`` through ``prior``.
+
+    All ``restarts`` run in one batch; the result keeps the best restart per neuron (by the noise-free response),
+    with every restart's image in ``restart_images`` and ``evaluations`` counting every restart, as gradient ascent
+    does. With ``fano`` the search sees single-trial counts (:class:`~neurobook.inversion.noise.NoisyObjective`)
+    and the noise-free model is its monitor: ``pick_curve`` and ``pick_images`` are what it would deliver.
+    ``kwargs`` go to ``method`` (generations, population, max_norm, ...).
+    """
+    idx = np.asarray(neurons)
+    positive_int("restarts", restarts)
+    k = len(idx)
+    clean = neuron_objective(model, np.tile(idx, restarts), prior, device=device)
+    shown = clean if fano is None else NoisyObjective(clean, fano=fano, seed=seed)
+    res = method(shown, k * restarts, prior.z_dim, seed=seed, monitor=None if fano is None else clean, **kwargs)
+    clean_response = clean(res.z[:, None])[:, 0] if fano is not None else res.responses
+    by_restart = clean_response.reshape(restarts, k)
+    pick = by_restart.argmax(0) * k + np.arange(k)
+
+    def per_neuron(a: np.ndarray | None, axis: int = 0) -> np.ndarray | None:
+        return None if a is None else np.take(a, pick, axis=axis)
+
+    stack = res.images.reshape(restarts, k, *res.images.shape[1:]).swapaxes(0, 1)
+    return PreferredImages(
+        method=res.method, neurons=idx, images=res.images[pick], responses=clean_response[pick],
+        curve=res.curve[:, pick], evaluations=res.evaluations * restarts, seconds=res.seconds, z=res.z[pick],
+        mean_curve=per_neuron(res.mean_curve, 1),
+        restart_images=stack if restarts > 1 else None, restart_responses=by_restart.T if restarts > 1 else None,
+        pick_z=per_neuron(res.pick_z), pick_images=per_neuron(res.pick_images),
+        pick_curve=per_neuron(res.pick_curve, 1))

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from neurobook import metrics
 from neurobook.inversion.result import PreferredImages
 from neurobook.train import predict
 
@@ -74,8 +75,8 @@ def natural_yardstick(model: torch.nn.Module, neurons: np.ndarray, pool: np.ndar
 
 def contrast_matched_measures(model: torch.nn.Module, results: Mapping[str, PreferredImages],
                               yardstick: NaturalYardstick, device: str | torch.device = "auto") -> pd.DataFrame:
-    """Per search and neuron: the image's RMS contrast, its ratio to the best natural image as shown
-    (``ratio_own``) and, with both set to the yardstick's RMS contrast, ``ratio_matched``.
+    """Per search and neuron: the image's RMS contrast and spectral slope, its ratio to the best natural image as
+    shown (``ratio_own``) and, with both set to the yardstick's RMS contrast, ``ratio_matched``.
 
     Searches must have run on the yardstick's neurons in its order; images are clipped to 0..255 first.
     """
@@ -90,6 +91,7 @@ def contrast_matched_measures(model: torch.nn.Module, results: Mapping[str, Pref
         at_rms = predict(model, matched, device=device)[cols, yardstick.neurons]
         rows.append(pd.DataFrame({
             "method": name, "neuron": yardstick.neurons, "rms_contrast": rms_contrast(images),
+            "spectral_slope": metrics.power_spectrum_slope(images),
             "matched_rms_achieved": rms_contrast(matched), "response": own, "ratio_own": own / yardstick.best,
             "response_matched": at_rms, "ratio_matched": at_rms / yardstick.best_matched}))
     return pd.concat(rows, ignore_index=True)
