@@ -43,7 +43,8 @@ n_sessions: int = 0  # recording sessions to model (210325 always included), 0 m
 epochs: int = 0  # maximum training epochs of the encoding model, 0 means the profile choice
 prior_steps: int = 0  # generator updates of the image prior, 0 means the profile choice
 n_invert: int = 0  # preferred images for this many best-predicted neurons, 0 means the profile choice (gpu: all)
-generations: int = 0  # generations of the evolutionary searches, 0 means the profile choice
+generations: int = 0  # generations of the noise-free evolutionary searches, 0 means the profile choice
+noisy_images: int = 0  # images per neuron in the noisy closed loop (40 per generation), 0 means the profile choice
 
 # %%
 from functools import partial
@@ -57,35 +58,36 @@ import neurobook as nb
 from neurobook import course, evaluation, inversion, metrics, plotting, widgets
 from neurobook.aims import chapter_aims, verdict
 from neurobook.data import load_cowley2023, load_repeats
-from neurobook.data.cowley2023 import CEILING_SESSION, SESSIONS
+from neurobook.data.cowley2023 import CEILING_SESSION, NATURAL, SESSIONS, natural_pool, session_repeats
 from neurobook.data.lurz2020 import load_lurz2020_images
-from neurobook.generative import (
-    PriorConfig,
-    data_fingerprint,
-    discriminator_score,
-    load_or_train_prior,
-    natural_patches,
-)
-from neurobook.inversion import cma_es, genetic_algorithm, latent_ascent, most_exciting_inputs, neuron_objective
+from neurobook.generative import PriorConfig, data_fingerprint, load_or_train_prior, natural_patches
+from neurobook.generative.linear import fit_linear_prior
+from neurobook.inversion import cma_es, genetic_algorithm, latent_ascent, most_exciting_inputs
 from neurobook.models import TemplateNeurons, build_model
 from neurobook.train import fit, predict
 
 this_run = nb.start_chapter(
     profile, device, seed,
     quick=dict(downsample=4, n_sessions=2, epochs=3, channels=12, layers=2, prior_steps=120, prior_width=16,
-               n_patches=2048, n_invert=4, mei_steps=60, latent_steps=60, restarts=2, population=16, generations=12),
+               n_patches=2048, n_invert=4, mei_steps=60, latent_steps=60, restarts=2, population=16, generations=8,
+               noisy_images=320, n_gt=3, pool="loaded"),
     cpu=dict(downsample=4, n_sessions=12, epochs=15, channels=16, layers=3, prior_steps=2500, prior_width=32,
-             n_patches=6000, n_invert=16, mei_steps=150, latent_steps=150, restarts=3, population=24, generations=40),
+             n_patches=6000, n_invert=16, mei_steps=150, latent_steps=150, restarts=3, population=40, generations=25,
+             noisy_images=3000, n_gt=8, pool="all"),
     gpu=dict(downsample=2, n_sessions=12, epochs=40, channels=48, layers=4, prior_steps=6000, prior_width=64,
-             n_patches=30000, n_invert=10_000, mei_steps=400, latent_steps=400, restarts=4, population=32,
-             generations=100),
+             n_patches=30000, n_invert=128, mei_steps=400, latent_steps=400, restarts=4, population=40,
+             generations=75, noisy_images=3000, n_gt=16, pool="all"),
     overrides=dict(n_sessions=n_sessions, epochs=epochs, prior_steps=prior_steps, n_invert=n_invert,
-                   generations=generations),
+                   generations=generations, noisy_images=noisy_images),
 )
 run_profile, dev, settings = this_run.profile, this_run.device, this_run.settings
 plotting.set_style()
 if settings["n_sessions"] > len(SESSIONS):
     raise ValueError(f"n_sessions must be at most {len(SESSIONS)}, got {settings['n_sessions']}")
+NOISY_POPULATION = 40  # images per generation in the noisy closed loop, as XDream showed real neurons
+if settings["noisy_images"] < NOISY_POPULATION:
+    raise ValueError(f"noisy_images must be at least {NOISY_POPULATION} (one generation of the noisy loop), got "
+                     f"{settings['noisy_images']}")
 display(Markdown(this_run.describe()))
 
 # %% [markdown]
@@ -166,13 +168,14 @@ display(by_session.round(3))
 ceil_cols = np.flatnonzero(data.meta["neuron_session"] == CEILING_SESSION)
 ceil_table = evaluation.evaluate(model, rep_test, device=dev, neurons=ceil_cols)
 mean_corr = float(per_neuron["test_corr"].mean())
+median_corr = float(per_neuron["test_corr"].median())
 max_corr = float(per_neuron["test_corr"].max())
 share_08 = float((per_neuron["test_corr"] >= 0.8).mean())
 ceiling_frac = float(np.nanmedian(ceil_table["fraction_of_limit"]))
 display(Markdown(
     f"**Malakhova (macaque IT, CNN):** correlation up to **r = 0.8** for some cortical columns. "
     f"**Ours (macaque V4, {data.n_neurons} single/multi units, profile `{run_profile.name}`):** held-out correlation "
-    f"with the repeat-averaged response mean {mean_corr:.3f}, best neuron {max_corr:.3f}, "
+    f"with the repeat-averaged response median {median_corr:.3f} (mean {mean_corr:.3f}), best neuron {max_corr:.3f}, "
     f"{share_08:.1%} of neurons at r ≥ 0.8. For session {CEILING_SESSION}: median correlation to the average of the "
     f"single repeats {np.nanmedian(ceil_table['corr_to_avg']):.3f}, median fraction of the predictability limit "
     f"(CCnorm) {ceiling_frac:.3f}. Malakhova's r is a column (multi-unit) correlation in IT; ours are per-unit "
@@ -192,7 +195,7 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## An image prior trained here
+# ## Two image priors: a generator trained here, and its linear control
 #
 # A DCGAN {cite:p}`radford2016unsupervised` maps a latent code $z \sim \mathcal N(0, I)$ to a colour image. It is
 # trained on random patches of natural photographs (the Kodak set and scikit-image's photographs) and on whole
@@ -203,6 +206,11 @@ plt.show()
 # $$\max_D\; \mathbb E_x \log D(x) + \mathbb E_z \log(1 - D(G(z))), \qquad \max_G\; \mathbb E_z \log D(G(z)).$$
 #
 # The trained prior is cached on disk with its settings and a checksum, so the book trains it only once per setting.
+#
+# Its control is a **linear-Gaussian prior**: the top 64 principal components of the V4 train-tier photographs,
+# each scaled by its standard deviation, $x = \mu + \sum_k z_k s_k v_k$. It has the photographs' mean and covariance
+# within those components, cannot mode-collapse and fits in a second; whatever the DCGAN reaches beyond it, it owes
+# to more than second-order statistics.
 
 # %%
 lurz_images = load_lurz2020_images(data_dir)  # (n, 36, 64) grayscale, train tier, for the prior only
@@ -216,271 +224,335 @@ prior = load_or_train_prior(
                             extra=[train.images, lurz_images]),
     device=dev,
 )
+train_photos = train.images[train.meta["image_type"] == NATURAL]
+pca_prior = fit_linear_prior(train_photos, z_dim=prior_cfg.z_dim)
+priors = {"DCGAN": prior, "PCA": pca_prior}
 display(Markdown(
-    f"**Data of the prior:** `kodak24` (24 photographs), scikit-image's photographs, the {len(train.images)} V4 "
-    f"train images above and {len(lurz_images)} train images of `lurz2020_mouse_v1` (real stimuli; no responses "
-    f"are used); {settings['n_patches']} patches."
+    f"**Data of the priors:** the DCGAN saw `kodak24` (24 photographs), scikit-image's photographs, the "
+    f"{len(train.images)} V4 train images above and {len(lurz_images)} train images of `lurz2020_mouse_v1` (real "
+    f"stimuli; no responses are used), {settings['n_patches']} patches; it was "
+    f"{'loaded from the cache' if prior.from_cache else 'trained'} ({prior.seconds:.0f} s of training, "
+    f"{prior_cfg.steps} steps). The PCA prior saw the {len(train_photos)} V4 train-tier photographs; its "
+    f"{pca_prior.z_dim} components hold {pca_prior.explained:.0%} of their variance."
 ))
-samples = prior.sample(32, seed=seed)
-natural = data.images[np.random.default_rng(seed).choice(len(data.images), 256, replace=False)]
-slope_samples = metrics.power_spectrum_slope(samples)
-slope_natural = metrics.power_spectrum_slope(natural)
-disc_samples, disc_natural = discriminator_score(prior, samples), discriminator_score(prior, natural)
-print(f"prior: {'loaded from cache' if prior.from_cache else 'trained'}; training took {prior.seconds:.0f} s "
-      f"({prior.images_per_second:.0f} images/s, {prior_cfg.steps} steps)")
-print(f"power-spectrum slope: prior samples {np.median(slope_samples):.2f}, V4 stimuli {np.median(slope_natural):.2f}; "
-      f"discriminator: samples {disc_samples.mean():.2f}, stimuli {disc_natural.mean():.2f}")
 
 # %% tags=["hide-input"]
-fig = plotting.image_grid(np.clip(samples, 0, 255).transpose(0, 2, 3, 1) / 255, ncols=8, size=1.15,
-                          symmetric=False)  # 8 columns x 1.15 in x 0.75: about the book's 7-inch column
-fig.suptitle(f"Samples of the image prior ({prior_cfg.steps} training steps)", y=1.02)
+fig, axes = plt.subplots(2, 1, figsize=(9.2, 2.9))
+for ax, (name, p) in zip(axes, priors.items(), strict=True):
+    grid = np.clip(p.sample(12, seed=seed), 0, 255).transpose(0, 2, 3, 1) / 255
+    ax.imshow(np.concatenate(list(grid), axis=1))
+    ax.set_title(f"samples of the {name} prior", fontsize=8)
+    ax.axis("off")
+plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Look at the samples before trusting the numbers: a prior this small, trained for minutes on a CPU, makes blurry
-# colour blobs and coarse shading with a faint grid texture (the transposed convolutions' checkerboard artifact),
-# and many samples resemble each other. How close its power spectrum comes to that of natural images is printed
-# above (the samples' slope against the V4 stimuli); that, not whether the images look like photographs, is what
-# the "natural statistics" measures below test. Everything a latent-space search finds is confined to what this
-# prior can draw.
+# Look at the samples before trusting the numbers: a generator this small, trained for minutes on a CPU, makes
+# blurry colour blobs and coarse shading, often with a faint grid (the transposed convolutions' checkerboard), and
+# many samples resemble each other; the PCA prior makes smooth colour clouds. Neither draws objects. Everything a
+# latent-space search finds is confined to what its prior can draw; the reach measured below says how much that is.
 
 # %% [markdown]
-# ## Three routes to a preferred image
+# ## The yardstick: one pool of natural photographs, at one contrast
+#
+# "X times the best natural image" is only as clean as its natural images. These sessions mix photographs with
+# synthetic images, and the files do not say which is which; the loader's `image_type` (read by eye from montages
+# of every session, documented in `neurobook.data.cowley2023`) marks Cowley et al.'s active-learning mosaics, the
+# edited images of their validation experiments and the Bashivan et al. images. The best natural image of every
+# neuron comes from **one pool**: every distinct photograph of the sessions, the same candidates whichever session
+# recorded the neuron.
+#
+# Contrast changes a model neuron's response, so every method gets two ratios: its images as they are against the
+# pool as it is (`own`), and its images and the pool all set to one RMS contrast, the pool's median (`matched`), the
+# like-with-like number the aims judge. RMS contrast is the standard deviation of the pixel values (0..255).
+
+# %%
+pool_sessions = list(SESSIONS) if settings["pool"] == "all" else sessions
+pool, pool_ids = natural_pool(data_dir, downsample=settings["downsample"], sessions=pool_sessions)
+type_counts = pd.Series(data.meta["image_type"]).value_counts()
+pool_slopes = metrics.power_spectrum_slope(pool)
+display(Markdown(
+    f"**The natural pool:** {len(pool)} distinct photographs from sessions {', '.join(pool_sessions)} (repeats "
+    f"dropped); median RMS contrast {np.median(inversion.rms_contrast(pool)):.1f}, median spectral slope "
+    f"{np.median(pool_slopes):.2f}. The model's training images by type: "
+    + ", ".join(f"{k} {v}" for k, v in type_counts.items()) + "; the synthetic ones train the model but are never "
+    "a yardstick."
+))
+
+# %% [markdown]
+# ### Do the priors have natural image statistics?
+#
+# The spectral slope of an image (its power falling as $f^{\alpha}$; natural images about −2 to −3, white noise 0)
+# is measured on the pool and on 256 samples of each prior. The aim is a median within ±0.25 of the pool's; the
+# interval is a bootstrap over images. The DCGAN's own discriminator is not used to judge it: it would grade the
+# generator by its training partner.
+
+# %%
+slope_rows = {}
+for name, p in priors.items():
+    s = metrics.power_spectrum_slope(np.clip(p.sample(256, seed=seed + 1), 0, 255))
+    med, lo, hi = metrics.bootstrap_median_ci(s, seed=seed)
+    slope_rows[name] = {"median slope": med, "95% CI low": lo, "95% CI high": hi,
+                        "minus the pool": med - float(np.median(pool_slopes))}
+slope_rows["natural pool"] = dict(zip(["median slope", "95% CI low", "95% CI high"],
+                                      metrics.bootstrap_median_ci(pool_slopes, seed=seed), strict=True))
+slope_table = pd.DataFrame.from_dict(slope_rows, orient="index")
+display(slope_table.round(2))
+prior_slope_minus_stimuli = float(slope_table.loc["DCGAN", "minus the pool"])
+
+# %% [markdown]
+# ## Routes to a preferred image
 #
 # For the best-predicted neurons (chosen by **validation** correlation):
 #
 # 1. **Pixel space** (Chapter 1's MEI): gradient ascent on the pixels at fixed contrast, *plain* (no regularizer) and
 #    *regularized* (jitter and a blurred gradient).
-# 2. **Latent space, gradient**: gradient ascent on $z$ of the prior, $z \leftarrow z + \eta \nabla_z r(G(z))$,
-#    with $\|z\|$ kept where the prior was trained; several restarts per neuron.
+# 2. **Latent space, gradient**: gradient ascent on $z$ of each prior, $z \leftarrow z + \eta \nabla_z r(G(z))$.
 # 3. **Latent space, gradient-free**: the neuron is a black box that only answers with responses. A genetic
-#    algorithm as in XDream, and CMA-ES {cite:p}`hansen2016cma`, each with a fixed budget of evaluations (images
-#    shown).
+#    algorithm as in XDream, and CMA-ES {cite:p}`hansen2016cma`, through the DCGAN.
 #
-# Every image is scored by the neuron's response relative to its **best natural image** (the largest predicted
-# response over all the data set's stimuli), by its power-spectrum slope (natural images ≈ −2, white noise ≈ 0) and by
-# the prior's discriminator. Images are clipped to the displayable range 0..255 before scoring. Diversity across
-# restarts is 1 − the mean pixel correlation between a neuron's restarts (two for regularized pixel ascent; the
-# profile's `restarts` for the latent routes). Each extra restart of an evolutionary search costs another full
-# budget of images shown; the response and budget figures below are those of the first restart.
+# Every latent method gets the same bound, $\|z\| \le 1.5\sqrt{64}$ (where the prior's latents live), and the same
+# number of restarts, keeping the best; an evolution's budget is its generations × population, per restart. Images
+# are clipped to the displayable 0..255 before scoring. Diversity is 1 − the mean pixel correlation between a
+# neuron's restarts.
 
 # %%
+MAX_NORM = 1.5  # latent bound of every latent method, in units of sqrt(z_dim)
 val_pred = predict(model, val.images, device=dev)
 val_corr = np.array([
     metrics.correlation(val_pred[val.meta["session"] == s][:, [k]], val.responses[val.meta["session"] == s][:, [k]])[0]
     for k, s in enumerate(data.meta["neuron_session"])
 ])
 chosen = np.argsort(-np.nan_to_num(val_corr, nan=-1))[: settings["n_invert"]]
-all_pred = predict(model, data.images, device=dev)
-own = data.meta["neuron_session"][None, :] == data.meta["session"][:, None]  # only the neuron's own stimuli
-best_natural_idx = np.where(own, all_pred, -np.inf)[:, chosen].argmax(0)
-best_natural = all_pred[best_natural_idx, chosen]
-
-
+yardstick = inversion.natural_yardstick(model, chosen, pool, device=dev)
+restarts = settings["restarts"]
+latent_kw = dict(steps=settings["latent_steps"], lr=0.1, restarts=restarts, max_norm=MAX_NORM, device=dev, seed=seed)
+evo_kw = dict(generations=settings["generations"], population=settings["population"], max_norm=MAX_NORM)
+evolvers = {"latent, GA (XDream)": genetic_algorithm, "latent, CMA-ES": partial(cma_es, sigma0=1.0)}
 searches = {
     "pixel, plain": lambda: most_exciting_inputs(model, chosen, steps=settings["mei_steps"], jitter=0, blur_sigma=0.0,
                                                  device=dev, seed=seed),
     "pixel, regularized": lambda: most_exciting_inputs(model, chosen, steps=settings["mei_steps"], jitter=1,
-                                                       blur_sigma=1.0, restarts=2, device=dev, seed=seed),
-    "latent, gradient": lambda: latent_ascent(model, chosen, prior, steps=settings["latent_steps"], lr=0.1,
-                                              restarts=settings["restarts"], device=dev, seed=seed),
-}
-evolvers = {"latent, GA (XDream)": genetic_algorithm, "latent, CMA-ES": partial(cma_es, sigma0=1.0)}
-evo_budget = {"generations": settings["generations"], "population": settings["population"]}
-
-
-def evolve(method, neurons, seed):
-    """One black-box search for each of ``neurons`` through the prior."""
-    return method(neuron_objective(model, neurons, prior, device=dev), len(neurons), prior.z_dim, seed=seed,
-                  **evo_budget)
-
-
+                                                       blur_sigma=1.0, restarts=restarts, device=dev, seed=seed),
+    "latent, gradient": lambda: latent_ascent(model, chosen, prior, **latent_kw),
+    "latent (PCA), gradient": lambda: latent_ascent(model, chosen, pca_prior, **latent_kw),
+} | {name: partial(inversion.evolve, method, model, chosen, prior, restarts=restarts, device=dev, seed=seed, **evo_kw)
+     for name, method in evolvers.items()}
 results = {name: search() for name, search in searches.items()}
-results |= {name: evolve(method, chosen, seed) for name, method in evolvers.items()}
 images = {name: res.images for name, res in results.items()}  # every search's images in pixels (0..255)
-evolution = {name: results[name] for name in evolvers}
-budget = evolution["latent, GA (XDream)"].n_evaluations  # images shown per neuron by each evolution
-# restarts of the evolutions, for their diversity: every chosen neuron evolved again from other random starts, all
-# restarts of a method in one batch (the images above are restart 0)
-extra = settings["restarts"] - 1
-evolution_restarts = {}
-for name, method in evolvers.items() if extra >= 1 else ():
-    again = evolve(method, np.tile(chosen, extra), seed + 1).images.reshape(extra, len(chosen), *images[name].shape[1:])
-    evolution_restarts[name] = np.concatenate([images[name][:, None], again.swapaxes(0, 1)], 1)
+measures = inversion.contrast_matched_measures(model, results, yardstick, device=dev)
+budget = results["latent, GA (XDream)"].n_evaluations  # images shown per neuron by each evolution, all restarts
 
-measures = inversion.compare_preferred_images(model, results, best_natural,
-                                              lambda x: discriminator_score(prior, x, device=dev), device=dev)
-natural_row = pd.DataFrame({"method": ["best natural image"], "relative_to_best_natural": [1.0],
-                            "spectral_slope": [np.median(metrics.power_spectrum_slope(data.images[best_natural_idx]))],
-                            "discriminator": [discriminator_score(prior, data.images[best_natural_idx]).mean()]})
-summary = measures.groupby("method", sort=False)[["relative_to_best_natural", "spectral_slope", "discriminator"]]
-summary = pd.concat([summary.median(), natural_row.set_index("method")])
-summary = summary.join(inversion.search_summary(results, evolution_restarts)[["seconds", "evaluations_per_neuron",
-                                                                              "diversity"]])
-display(summary.round(3).rename_axis("median over neurons"))
+
+def median_ci(values: np.ndarray) -> list[float]:
+    """[median, low, high]: the median over neurons and its 95% bootstrap interval."""
+    return list(metrics.bootstrap_median_ci(np.asarray(values), seed=seed))
+
+
+summary = pd.DataFrame({name: dict(zip(
+    ["ratio at own contrast", "ratio at matched contrast", "CI low", "CI high", "RMS contrast", "spectral slope"],
+    [float(g["ratio_own"].median()), *median_ci(g["ratio_matched"]), float(g["rms_contrast"].median()),
+     float(g["spectral_slope"].median())], strict=True)) for name, g in measures.groupby("method", sort=False)}).T
+natural_best = pool[yardstick.best_index]
+summary.loc["best natural image"] = [1.0, 1.0, np.nan, np.nan, float(np.median(inversion.rms_contrast(natural_best))),
+                                     float(np.median(metrics.power_spectrum_slope(natural_best)))]
+summary = summary.join(inversion.search_summary(results)[["seconds", "evaluations_per_neuron", "diversity"]])
+display(summary.rename_axis(f"median over {len(chosen)} neurons").round(3))
 
 # %%
-rel = summary["relative_to_best_natural"]
-latent_ratio = float(rel["latent, gradient"])
-evo_of_gradient = {name: float(np.median(evolution[name].responses / measures.query("method == 'latent, gradient'")
-                                         ["response"].to_numpy())) for name in evolution}
-slope_gap = float(abs(summary.loc["latent, gradient", "spectral_slope"] - np.median(slope_natural)))
-pixel_gap = float(abs(summary.loc["pixel, plain", "spectral_slope"] - np.median(slope_natural)))
-# criterion for "natural image statistics": the median slope of a method's images lies within the spread of the
-# natural images' own slopes, mean ± 2 s.d. over the 256 stimuli drawn above
-natural_band = (float(slope_natural.mean() - 2 * slope_natural.std()),
-                float(slope_natural.mean() + 2 * slope_natural.std()))
-latent_slope = float(summary.loc["latent, gradient", "spectral_slope"])
-latent_natural_stats = bool(natural_band[0] <= latent_slope <= natural_band[1])
-latent_slopes = measures.query("method == 'latent, gradient'")["spectral_slope"].to_numpy()
-latent_in_band = float(np.mean((latent_slopes >= natural_band[0]) & (latent_slopes <= natural_band[1])))
-pixel_slope = float(summary.loc["pixel, plain", "spectral_slope"])
-pixel_natural_stats = bool(natural_band[0] <= pixel_slope <= natural_band[1])
+matched = {name: median_ci(g["ratio_matched"]) for name, g in measures.groupby("method", sort=False)}
+latent_ratio = matched["latent, gradient"][0]
+latent_ratio_own = float(summary.loc["latent, gradient", "ratio at own contrast"])
+pixel_ratio = matched["pixel, plain"][0]
+latent_diversity = float(summary.loc["latent, gradient", "diversity"])
+grad_resp = results["latent, gradient"].responses  # the noise-free gradient result, best of the restarts
+evo_of_gradient = {name: float(np.median(results[name].responses / grad_resp)) for name in evolvers}
 AIMS = chapter_aims("ch05_generative")  # each threshold defined once, in neurobook/aims.py
-aim_latent = AIMS["latent_over_best_natural"]
-aim_evolution = {"latent, GA (XDream)": AIMS["ga_fraction_of_gradient"],
-                 "latent, CMA-ES": AIMS["cma_fraction_of_gradient"]}
-evo_within_80 = {name: aim_evolution[name].met(frac) for name, frac in evo_of_gradient.items()}
-verdicts = [
-    f"**Natural statistics:** {'met' if latent_natural_stats else 'not met'}: the median spectral slope of the "
-    f"latent-gradient images, {latent_slope:.2f}, lies {'inside' if latent_natural_stats else 'outside'} the natural "
-    f"images' mean ± 2 s.d., {natural_band[0]:.2f} to {natural_band[1]:.2f} ({len(slope_natural)} V4 stimuli); "
-    f"{latent_in_band:.0%} of the {len(latent_slopes)} latent images are inside it individually "
-    f"(plain pixel ascent: median {pixel_slope:.2f}, {'inside' if pixel_natural_stats else 'outside'})."
-    + (" Both routes pass, so at this resolution the slope criterion alone does not tell them apart."
-       if latent_natural_stats and pixel_natural_stats else "")
-] + [
-    f"**{name.split(', ')[1]} at a budget of {budget} images per neuron** ({settings['generations']} generations × "
-    f"{settings['population']}, median over {len(chosen)} neurons): "
-    + verdict(aim_evolution[name], evo_of_gradient[name])
-    for name in evolution
-]
-display(Markdown(
-    f"**Aim of the issue:** latent images {aim_latent.target} the best natural image with natural statistics; "
-    f"evolution {aim_evolution['latent, GA (XDream)'].target} of the gradient result. **Ours:** latent gradient "
-    f"ascent drives the chosen neurons to a median "
-    f"**{latent_ratio:.2f}×** their best natural image (pixel ascent, plain: {rel['pixel, plain']:.2f}×); its "
-    f"spectral slope is {slope_gap:.2f} from the natural images' (plain pixel ascent: {pixel_gap:.2f}). "
-    f"With a budget of **{budget} images per neuron** ({settings['generations']} generations of "
+slope_gap = abs(prior_slope_minus_stimuli)
+display(Markdown("\n".join(f"* {line}" for line in (
+    verdict(AIMS["latent_over_best_natural_matched_median"], latent_ratio, matched["latent, gradient"][1:])
+    + f" Plain pixel ascent, not confined to a prior: {pixel_ratio:.2f}× "
+    f"[{matched['pixel, plain'][1]:.2f}, {matched['pixel, plain'][2]:.2f}]; latent ascent through the PCA prior: "
+    f"{matched['latent (PCA), gradient'][0]:.2f}×. At their own contrast the latent images reach "
+    f"{latent_ratio_own:.2f}× the pool as shown.",
+    verdict(AIMS["prior_slope_gap"], slope_gap) + f" (DCGAN samples minus the pool: {prior_slope_minus_stimuli:+.2f}; "
+    f"PCA samples: {slope_table.loc['PCA', 'minus the pool']:+.2f}).",
+    verdict(AIMS["latent_restart_diversity"], latent_diversity) + f" ({restarts} restarts per neuron).",
+    f"Without noise, with {budget} images per neuron ({restarts} restarts × {settings['generations']} generations × "
     f"{settings['population']}), the GA reaches {evo_of_gradient['latent, GA (XDream)']:.0%} and CMA-ES "
-    f"{evo_of_gradient['latent, CMA-ES']:.0%} of the gradient result (median over neurons). "
-    + verdict(aim_latent, latent_ratio)
-    + ("" if aim_latent.met(latent_ratio) else
-       " The latent images stay "
-       + ("below" if latent_ratio < 1 else f"above, but within {aim_latent.fmt.format(aim_latent.threshold)} of,")
-       + " the best natural image, most likely because this small prior cannot make the images these model neurons "
-       "prefer (see its samples above)."
-       + (" Pixel ascent, which is not confined to the prior, drives them harder"
-          + (" but strays further from natural spectra." if pixel_gap > slope_gap else ".")
-          if rel["pixel, plain"] > latent_ratio else ""))
-    + (" Evolution matching the gradient result means both searches reach the best this prior offers."
-       if min(evo_of_gradient.values()) >= 0.95 else "")
-))
-display(Markdown("\n".join(f"* {v}" for v in verdicts)))
+    f"{evo_of_gradient['latent, CMA-ES']:.0%} of the gradient result (median over neurons).",
+))))
 
 # %% tags=["hide-input"]
 methods = list(images)
-fig, axes = plt.subplots(min(len(chosen), 6), len(methods) + 1, figsize=(1.7 * (len(methods) + 1),
-                                                                       1.8 * min(len(chosen), 6)), squeeze=False)
-for i in range(axes.shape[0]):
-    axes[i, 0].imshow(data.images[best_natural_idx[i]].transpose(1, 2, 0) / 255)
+n_rows = min(len(chosen), 6)
+fig, axes = plt.subplots(n_rows, len(methods) + 1, figsize=(1.55 * (len(methods) + 1), 1.75 * n_rows), squeeze=False)
+for i in range(n_rows):
+    axes[i, 0].imshow(natural_best[i].transpose(1, 2, 0) / 255)
     axes[i, 0].set_title("best natural" if i == 0 else "", fontsize=7)
     axes[i, 0].set_ylabel(f"#{chosen[i]}", fontsize=7)
     for j, name in enumerate(methods):
         row = measures[(measures["method"] == name)].iloc[i]
         axes[i, j + 1].imshow(np.clip(images[name][i], 0, 255).transpose(1, 2, 0) / 255)
-        axes[i, j + 1].set_title((f"{name}\n" if i == 0 else "") + f"{row['relative_to_best_natural']:.2f}×, "
-                                 f"slope {row['spectral_slope']:.1f}", fontsize=6)
+        axes[i, j + 1].set_title((f"{name}\n" if i == 0 else "") + f"{row['ratio_matched']:.2f}×, "
+                                 f"slope {row['spectral_slope']:.1f}", fontsize=5.5)
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle("Preferred images per neuron (response relative to the best natural image; spectral slope)", y=1.01)
+fig.suptitle("Preferred images per neuron (response / best natural image at matched contrast; spectral slope)",
+             y=1.01, fontsize=9)
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## Evolution against the number of images shown
+# ## A closed loop with noise
 #
-# A closed-loop experiment pays for every image. The curves show each method's best response so far, relative to the
-# latent gradient result, against the number of evaluations per neuron.
+# A real experiment shows an image and counts spikes once. The repeats of session 210325 say how variable one count
+# is: the pooled Fano factor (variance / mean) printed below. The searches now see one **Poisson** count per image
+# (Fano factor 1, a little noisier than these neurons), 40 images per generation, as XDream showed; the image each
+# search would deliver (the GA's best-scored image of the generation, CMA-ES's distribution mean) is scored
+# **without** noise, against the noise-free gradient result above. The best noisy count a search has seen is not a
+# score: it is inflated by the luckiest draw.
+
+# %%
+fano = inversion.fano_factor(session_repeats(data_dir))
+noisy_generations = settings["noisy_images"] // NOISY_POPULATION
+noisy = {name: inversion.evolve(method, model, chosen, prior, fano=1.0, device=dev, seed=seed,
+                                generations=noisy_generations, population=NOISY_POPULATION, max_norm=MAX_NORM)
+         for name, method in evolvers.items()}
+noisy_images = noisy["latent, GA (XDream)"].n_evaluations
+noisy_frac = {name: res.pick_curve[-1] / grad_resp for name, res in noisy.items()}
+ga_noisy = noisy["latent, GA (XDream)"]
+ga_pick = inversion.contrast_matched_measures(  # the GA's delivered images (its picks), scored against the pool
+    model, {"GA under noise": inversion.PreferredImages("GA pick", chosen, ga_noisy.pick_images,
+                                                        ga_noisy.pick_curve[-1], ga_noisy.pick_curve,
+                                                        ga_noisy.evaluations)}, yardstick, device=dev)
+share_beating = float((ga_pick["ratio_matched"] > 1).mean())
+noisy_table = pd.DataFrame({name: {"median": np.median(f), "lower quartile": np.quantile(f, 0.25),
+                                   "upper quartile": np.quantile(f, 0.75),
+                                   "best noisy count / noise-free pick": float(np.median(
+                                       res.curve[-1] / np.maximum(res.pick_curve[-1], 1e-9)))}
+                            for (name, f), res in zip(noisy_frac.items(), noisy.values(), strict=True)}).T
+print(f"session {CEILING_SESSION}: pooled Fano factor of single counts {fano:.2f}; the searches see Poisson counts")
+display(noisy_table.rename_axis(f"pick / gradient result ({noisy_images} images)").round(3))
+display(Markdown("\n".join(f"* {line}" for line in (
+    verdict(AIMS["noisy_ga_fraction_of_gradient"], float(np.median(noisy_frac["latent, GA (XDream)"]))),
+    verdict(AIMS["noisy_cma_fraction_of_gradient"], float(np.median(noisy_frac["latent, CMA-ES"]))),
+    verdict(AIMS["share_beating_best_natural"], share_beating)
+    + f" ({int((ga_pick['ratio_matched'] > 1).sum())} of {len(chosen)} neurons).",
+))))
 
 # %% tags=["hide-input"]
-grad_resp = measures.query("method == 'latent, gradient'")["response"].to_numpy()
 fig, ax = plt.subplots(figsize=(6, 3.4))
-for name, res in evolution.items():
-    rel_curve = res.curve / grad_resp[None, :]
-    ax.plot(res.evaluations, np.median(rel_curve, 1), label=name)
+for name, res in noisy.items():
+    rel_curve = res.pick_curve / grad_resp[None, :]
+    ax.plot(res.evaluations, np.median(rel_curve, 1), label=f"{name}, under noise")
     ax.fill_between(res.evaluations, np.quantile(rel_curve, 0.25, 1), np.quantile(rel_curve, 0.75, 1), alpha=0.2)
-ax.axhline(1.0, color="k", ls="--", lw=1, label="latent gradient ascent")
+ax.axhline(1.0, color="k", ls="--", lw=1, label="latent gradient ascent, no noise")
 ax.axhline(0.8, color="0.5", ls=":", lw=1, label="80% of it")
-ax.axhline(float(np.median(best_natural / grad_resp)), color="C3", ls="-.", lw=1, label="best natural image")
-ax.set_xlabel("evaluations (images shown) per neuron")
-ax.set_ylabel("best response / gradient result")
+ax.axhline(float(np.median(yardstick.best / grad_resp)), color="C3", ls="-.", lw=1, label="best natural image")
+ax.set_xlabel("images shown per neuron")
+ax.set_ylabel("noise-free response of the pick / gradient result")
 ax.legend(fontsize=7)
 plt.show()
 
 # %% [markdown]
-# ## Ground truth: neurons whose preferred pattern is known
+# ## Ground truth: how far can each prior reach?
 #
-# A model neuron that computes $r = \mathrm{softplus}(g \cos(x, t))$ prefers exactly its template $t$ among images of
-# a given contrast. We make templates the prior *can* produce (prior samples), then ask every method to find them
-# and measure the response relative to the best natural stimulus and the correlation of the found image with $t$.
+# A model neuron computing $r = \mathrm{softplus}(g \cos(x, t))$ prefers exactly its template $t$ (at any contrast).
+# Two kinds of templates test the priors:
+#
+# * **held-out photographs**: V4 test-tier photographs, which neither prior was trained on. A prior of natural
+#   images should reach them (aim: template correlation ≥ 0.8);
+# * **off the manifold**: white-noise patterns, which no prior of natural images can draw. Pixel ascent must find
+#   them; the latent routes must not, and the page must say so instead of passing.
+#
+# Each route gets the same restarts and bound as above. "Best of N samples" is each prior's best random sample among
+# as many as the GA's budget: what the prior offers before any search.
 
 # %%
-n_gt = min(4, len(chosen))
-gt_templates = prior.sample(n_gt, seed=seed + 99) / 127.5 - 1.0
-gt_templates -= gt_templates.mean(axis=(1, 2, 3), keepdims=True)
-gt = TemplateNeurons(gt_templates)
-gt_best_natural = predict(gt, data.images, device=dev).max(0)
-gt_neurons = np.arange(n_gt)
-gt_results = {
-    "pixel, regularized": most_exciting_inputs(gt, gt_neurons, steps=settings["mei_steps"], device=dev, seed=seed),
-    "latent, gradient": latent_ascent(gt, gt_neurons, prior, steps=settings["latent_steps"], lr=0.1, device=dev,
-                                      seed=seed),
-}
-gt_results |= {name: method(neuron_objective(gt, gt_neurons, prior, device=dev), n_gt, prior.z_dim, seed=seed,
-                            **evo_budget) for name, method in (("latent, GA (XDream)", genetic_algorithm),
-                                                               ("latent, CMA-ES", cma_es))}
-gt_rows = inversion.compare_preferred_images(gt, gt_results, gt_best_natural, device=dev)
-gt_rows["template_r"] = [np.corrcoef(np.clip(img, 0, 255).ravel(), t.ravel())[0, 1]
-                         for res in gt_results.values() for img, t in zip(res.images, gt_templates, strict=True)]
-gt_table = gt_rows.groupby("method", sort=False)[["relative_to_best_natural", "template_r"]].median()
-display(Markdown("**Data:** simulated template neurons (ground truth known), natural stimuli from Cowley 2023."))
-display(gt_table.round(3))
-gt_min_ratio = float(gt_table["relative_to_best_natural"].min())
-assert gt_min_ratio > 1.0, f"a method failed to beat the best natural image on the ground-truth neurons: {gt_table}"
+n_gt = settings["n_gt"]
+rng = np.random.default_rng(seed + 99)
+test_photos = test.images[test.meta["image_type"] == NATURAL]
+gt_images = {"held-out photograph": test_photos[rng.choice(len(test_photos), n_gt, replace=False)],
+             "white noise (off the manifold)": rng.uniform(0, 255, (n_gt, 3, *data.image_shape)).astype(np.float32)}
+gt_rows = []
+for kind, target in gt_images.items():
+    templates = target / 127.5 - 1.0
+    templates -= templates.mean(axis=(1, 2, 3), keepdims=True)
+    gt = TemplateNeurons(templates)
+    neurons = np.arange(n_gt)
+    optimum = float(np.log1p(np.exp(gt.gain)))  # softplus(gain): the response to the template itself
+    found = {"pixel, plain": most_exciting_inputs(gt, neurons, steps=settings["mei_steps"], jitter=0, blur_sigma=0.0,
+                                                  device=dev, seed=seed)}
+    found |= {f"latent ({name}), gradient": latent_ascent(gt, neurons, p, **latent_kw) for name, p in priors.items()}
+    found["latent (DCGAN), GA"] = inversion.evolve(genetic_algorithm, gt, neurons, prior, restarts=restarts,
+                                                   device=dev, seed=seed, **evo_kw)
+    for name, p in priors.items():  # what each prior offers before any search: its best of `budget` samples
+        samples = np.clip(p.sample(budget, seed=seed + 7), 0, 255)
+        scores = predict(gt, samples, device=dev)
+        top = scores.argmax(0)
+        found[f"best of {budget} {name} samples"] = inversion.PreferredImages(
+            "samples", neurons, samples[top], scores[top, neurons], scores.max(0, keepdims=True), np.array([budget]))
+    for name, res in found.items():
+        shown = np.clip(res.images, 0, 255)
+        response = predict(gt, shown, device=dev)[neurons, neurons]
+        for i in neurons:
+            gt_rows.append({"templates": kind, "method": name, "neuron": i,
+                            "fraction_of_optimum": response[i] / optimum,
+                            "template_r": np.corrcoef(shown[i].ravel(), templates[i].ravel())[0, 1]})
+gt_table = pd.DataFrame(gt_rows)
+reach = gt_table.pivot_table(index="method", columns="templates", values="template_r", aggfunc="median", sort=False)
+display(Markdown("**Data:** simulated template neurons (ground truth known): V4 test-tier photographs of Cowley "
+                 "2023 and white noise as their preferred images; median template correlation over "
+                 f"{n_gt} neurons of each kind:"))
+display(reach.round(3))
+heldout_r = float(reach.loc["latent (DCGAN), gradient", "held-out photograph"])
+off = reach["white noise (off the manifold)"]
+pixel_finds_noise = bool(off["pixel, plain"] > 0.9)
+assert pixel_finds_noise, f"pixel ascent must recover white-noise templates (r > 0.9): {off.round(3).to_dict()}"
+latent_off = {name: float(r) for name, r in off.items() if name.startswith("latent")}
+display(Markdown("\n".join(f"* {line}" for line in (
+    verdict(AIMS["heldout_template_r_median"], heldout_r)
+    + f" Through the PCA prior: {reach.loc['latent (PCA), gradient', 'held-out photograph']:.2f}; plain pixel "
+    f"ascent: {reach.loc['pixel, plain', 'held-out photograph']:.2f}.",
+    f"**Off the manifold the priors cannot reach:** pixel ascent recovers the white-noise templates (r = "
+    f"{off['pixel, plain']:.2f}); latent routes reach " + ", ".join(f"{k} r = {v:.2f}" for k, v in latent_off.items())
+    + ". Where a neuron's optimum is not something the prior can draw, a latent-space search reports the prior's "
+    "best, not the neuron's preference.",
+))))
 
 # %% [markdown]
 # ## Neuron browser
 #
-# Choose one of the best-predicted neurons: its top natural images (by the model), its preferred images by the three
-# routes, and its evolution curves. The browser is precomputed and works in the static book without a Python kernel.
+# Choose one of the best-predicted neurons: its top natural images in the pool (by the model), its preferred images
+# by every route, and its noisy evolution curves. The browser is precomputed and works in the static book without a
+# Python kernel.
 
 # %% tags=["hide-input"]
 browser_labels = [f"neuron {data.neuron_ids[neuron]} (session {data.meta['neuron_session'][neuron]}, "
                   f"val r={val_corr[neuron]:.2f})"
                   for neuron in chosen[:24]]  # the best-predicted 24: a browser of PNGs stays light
+pool_pred = predict(model, pool, device=dev)[:, chosen[:24]]
 
 
 def draw_neuron(i: int) -> plt.Figure:
-    """The browser's page of the i-th chosen neuron: top natural images, preferred images, evolution curves."""
-    neuron = chosen[i]
-    top = np.argsort(-np.where(own[:, neuron], all_pred[:, neuron], -np.inf))[:3]
-    fig, axes = plt.subplots(1, 3 + len(methods) + 1, figsize=(2.0 * (4 + len(methods)), 2.4))
+    """The browser's page of the i-th chosen neuron: top natural images, preferred images, noisy evolution curves."""
+    top = np.argsort(-pool_pred[:, i])[:3]
+    fig, axes = plt.subplots(1, 3 + len(methods) + 1, figsize=(1.9 * (4 + len(methods)), 2.4))
     for ax, k in zip(axes[:3], top, strict=True):
-        ax.imshow(data.images[k].transpose(1, 2, 0) / 255)
-        ax.set_title(f"natural: {all_pred[k, neuron]:.2f}", fontsize=7)
+        ax.imshow(pool[k].transpose(1, 2, 0) / 255)
+        ax.set_title(f"natural: {pool_pred[k, i]:.2f}", fontsize=7)
     for ax, name in zip(axes[3:], methods, strict=False):
         row = measures[measures["method"] == name].iloc[i]
         ax.imshow(np.clip(images[name][i], 0, 255).transpose(1, 2, 0) / 255)
-        ax.set_title(f"{name}: {row['response']:.2f}", fontsize=7)
+        ax.set_title(f"{name}: {row['response']:.2f}", fontsize=6)
     for ax in axes[:-1]:
         ax.axis("off")
-    for name, res in evolution.items():
-        axes[-1].plot(res.evaluations, res.curve[:, i], label=name.split(", ")[1])
+    for name, res in noisy.items():
+        axes[-1].plot(res.evaluations, res.pick_curve[:, i], label=name.split(", ")[1])
     axes[-1].axhline(grad_resp[i], color="k", ls="--", lw=1)
-    axes[-1].set_xlabel("evaluations", fontsize=7)
+    axes[-1].set_xlabel("images shown (noisy)", fontsize=7)
     axes[-1].legend(fontsize=6)
     fig.suptitle(browser_labels[i], fontsize=9)
     fig.tight_layout()
@@ -496,9 +568,9 @@ widgets.figure_browser((draw_neuron(i) for i in range(len(browser_labels))), bro
 # ```{exercise} How much better than nature?
 # :label: ch05-ex-ratio
 #
-# For each chosen neuron, divide the response to its latent-gradient image (`measures`, method
-# `"latent, gradient"`, column `response`) by its best natural response (`best_natural`) and take the median.
-# Set `median_ratio` to it.
+# For each chosen neuron, divide the response to its latent-gradient image at matched contrast (`measures`, method
+# `"latent, gradient"`, column `response_matched`) by its best natural response at that contrast
+# (`yardstick.best_matched`) and take the median. Set `median_ratio` to it.
 # ```
 
 # %% [markdown]
@@ -507,9 +579,10 @@ widgets.figure_browser((draw_neuron(i) for i in range(len(browser_labels))), bro
 # ```
 
 # %%
-median_ratio = None  # your answer: the median over neurons of latent-gradient response / best natural response
+median_ratio = None  # your answer: the median over neurons of the matched latent-gradient ratio
 ### BEGIN SOLUTION
-median_ratio = float(np.median(measures.query("method == 'latent, gradient'")["response"].to_numpy() / best_natural))
+median_ratio = float(np.median(measures.query("method == 'latent, gradient'")["response_matched"].to_numpy()
+                               / yardstick.best_matched))
 ### END SOLUTION
 
 # %% [markdown]
@@ -518,7 +591,7 @@ median_ratio = float(np.median(measures.query("method == 'latent, gradient'")["r
 
 # %%
 course.check_answer("median_ratio", median_ratio, latent_ratio, rtol=1e-4,
-                    hint="use the 'response' column of the latent-gradient rows, in the order of `chosen`")
+                    hint="use the 'response_matched' column of the latent-gradient rows, in the order of `chosen`")
 
 # %% [markdown]
 # ```{exercise} Is noise natural?
@@ -550,7 +623,7 @@ reference_noise = float(np.median(metrics.power_spectrum_slope(
     np.random.default_rng(0).uniform(0, 255, (64, 3, *data.image_shape)))))
 course.check_answer("noise_slope", noise_slope, reference_noise, rtol=1e-3, atol=1e-3,
                     hint="average the colour channels is done for you by power_spectrum_slope")
-course.check_that(lambda: abs(noise_slope) < abs(noise_slope - np.median(slope_natural)),
+course.check_that(lambda: abs(noise_slope) < abs(noise_slope - np.median(pool_slopes)),
                   "white noise should have a flatter spectrum (slope nearer 0) than natural images",
                   name="noise_slope", value=noise_slope)
 
@@ -558,13 +631,17 @@ course.check_that(lambda: abs(noise_slope) < abs(noise_slope - np.median(slope_n
 # ## What differs from the papers, and why
 #
 # * **Area and recording.** V4 (Cowley et al.), not IT; per-unit spike counts on held-out images, not cortical
-#   columns. Malakhova's r = 0.8 was the best of her columns; compare it with our best neurons, not our mean.
+#   columns. Malakhova's r = 0.8 was the best of her columns; compare it with our best neurons, not our median.
+#   Cowley et al. judge their models by noise-corrected accuracy on whole held-out sessions; here only session
+#   210325 has single repeats, so our noise-corrected number (CCnorm) is on its held-out images, a different split,
+#   and their published figure could not be read offline to set beside it.
 # * **The prior.** Nguyen et al.'s generator was trained on ImageNet with a deep feature loss; ours is a small DCGAN
-#   trained here in minutes on a few thousand patches (in the quick profile: a tiny one trained for seconds). Its
-#   images are blurrier and less object-like; "natural" here means natural *statistics* (spectral slope, the
-#   discriminator), not recognizable objects.
-# * **Budget.** XDream showed real neurons about 40 images per generation for 100 to 250 generations. Our budget is
-#   stated above; the gpu profile uses 3,200 images per neuron.
+#   trained here in minutes on a few thousand patches (in the quick profile: a tiny one trained for seconds), with a
+#   linear-Gaussian control. "Natural" here means natural *statistics* (the spectral slope), not recognizable
+#   objects.
+# * **The closed loop.** XDream showed real neurons about 40 images per generation for 100 to 250 generations. Our
+#   noisy loop shows 40 per generation; the budget is stated above. The noise is Poisson around the model's rate;
+#   real neurons also drift and adapt over a session, which no model here has.
 # * **Model neurons, not real ones.** Every response here is the encoding model's prediction. Images that drive the
 #   model beyond its training distribution need not drive the neuron; the closed-loop experiment is the test.
 #
@@ -575,29 +652,37 @@ course.check_that(lambda: abs(noise_slope) < abs(noise_slope - np.median(slope_n
 this_run.save_results(
     "ch05_generative",
     data={"name": data.name, "kind": "real", "description": "Cowley et al. 2023 macaque V4 (sessions "
-          f"{', '.join(sessions)}); Kodak 24 and scikit-image photographs for the prior; simulated template neurons "
-          "for the ground-truth check"},
+          f"{', '.join(sessions)}; natural pool from {', '.join(pool_sessions)}); Kodak 24, scikit-image and Lurz "
+          "2020 images for the prior; simulated template neurons for the ground truth"},
     headline={
         "n_neurons": data.n_neurons,
         "n_sessions": len(sessions),
+        "n_invert": len(chosen),
+        "natural_pool_size": len(pool),
         "mean_test_corr": mean_corr,
+        "median_test_corr": median_corr,
         "max_test_corr": max_corr,
         "share_corr_ge_0p8": share_08,
-        "ceiling_session_median_fraction_of_limit": ceiling_frac,
-        "latent_over_best_natural": latent_ratio,
-        "pixel_plain_over_best_natural": float(rel["pixel, plain"]),
+        "v4_ccnorm_median": ceiling_frac,
+        "latent_over_best_natural_matched_median": latent_ratio,
+        "latent_over_best_natural_matched_ci": matched["latent, gradient"][1:],
+        "latent_over_best_natural_own_contrast": latent_ratio_own,
+        "pixel_over_best_natural_matched_median": pixel_ratio,
+        "pca_latent_over_best_natural_matched_median": matched["latent (PCA), gradient"][0],
+        "prior_slope_minus_stimuli": prior_slope_minus_stimuli,
+        "prior_slope_gap": slope_gap,
+        "pca_prior_slope_minus_stimuli": float(slope_table.loc["PCA", "minus the pool"]),
+        "latent_restart_diversity": latent_diversity,
+        "heldout_template_r_median": heldout_r,
+        "offmanifold_template_r": latent_off | {"pixel, plain": float(off["pixel, plain"])},
         "ga_fraction_of_gradient": evo_of_gradient["latent, GA (XDream)"],
         "cma_fraction_of_gradient": evo_of_gradient["latent, CMA-ES"],
         "evolution_budget_images": budget,
-        "ga_within_80pct_of_gradient": evo_within_80["latent, GA (XDream)"],
-        "cma_within_80pct_of_gradient": evo_within_80["latent, CMA-ES"],
-        "latent_slope_within_natural_2sd": latent_natural_stats,
-        "latent_share_within_natural_2sd": latent_in_band,
-        "natural_slope_band": list(natural_band),
-        "latent_spectral_slope": float(summary.loc["latent, gradient", "spectral_slope"]),
-        "pixel_plain_spectral_slope": float(summary.loc["pixel, plain", "spectral_slope"]),
-        "natural_spectral_slope": float(np.median(slope_natural)),
-        "ground_truth_min_ratio": gt_min_ratio,
+        "noisy_ga_fraction_of_gradient": float(np.median(noisy_frac["latent, GA (XDream)"])),
+        "noisy_cma_fraction_of_gradient": float(np.median(noisy_frac["latent, CMA-ES"])),
+        "noisy_budget_images": noisy_images,
+        "share_beating_best_natural": share_beating,
+        "repeats_fano_factor": fano,
         "prior_training_seconds": prior.seconds,
         "prior_images_per_second": prior.images_per_second,
         "training_seconds": run.seconds,

@@ -59,7 +59,7 @@ IMAGE_TYPES: dict[str, tuple[tuple[int, int, str], ...]] = {
 }
 
 __all__ = ["CEILING_SESSION", "IMAGE_TYPES", "NATURAL", "SESSIONS", "image_types", "load_cowley2023",
-           "load_repeats", "natural_pool", "session_images", "session_responses"]
+           "load_repeats", "natural_pool", "session_images", "session_repeats", "session_responses"]
 
 
 def _check_downsample(downsample: object) -> int:
@@ -203,6 +203,15 @@ def load_cowley2023(
     )
 
 
+def session_repeats(data_dir: str | os.PathLike | None = None) -> np.ndarray:
+    """Session 210325's single-repeat spike counts, (n_neurons, n_images, n_repeats), NaN where a repeat is missing."""
+    path = data_file(NAME, f"responses_raw/responses_{CEILING_SESSION}.npy", data_dir)
+    raw = np.load(path)
+    if raw.ndim != 3:
+        raise ValueError(f"{path}: expected (n_neurons, n_images, n_repeats), got {raw.shape}")
+    return raw
+
+
 def load_repeats(
     data_dir: str | os.PathLike | None = None,
     downsample: int = 1,
@@ -215,10 +224,7 @@ def load_repeats(
     can be evaluated on the single repeats of its held-out images.
     """
     s = CEILING_SESSION
-    path = data_file(NAME, f"responses_raw/responses_{s}.npy", data_dir)
-    raw = np.load(path)  # (n_neurons, n_images, n_repeats)
-    if raw.ndim != 3:
-        raise ValueError(f"{path}: expected (n_neurons, n_images, n_repeats), got {raw.shape}")
+    raw = session_repeats(data_dir)
     present = ~np.isnan(raw).any(axis=0)  # (n_images, n_repeats); missing repeats are NaN for every neuron
     img, rep = np.nonzero(present)
     images = session_images(s, data_dir, downsample)
