@@ -9,6 +9,7 @@ import torch
 from neurobook import metrics
 from neurobook.generative import (
     Discriminator,
+    Generator,
     ImagePrior,
     PriorConfig,
     discriminator_score,
@@ -265,3 +266,23 @@ def test_pixel_and_latent_parametrizations_share_one_loop():
     assert list(table["method"]) == ["pixel"] * 2 + ["latent"] * 2
     summary = search_summary({"pixel": pixel, "latent": latent})
     assert summary.loc["latent", "evaluations_per_neuron"] == 3 * 13 and summary["diversity"].notna().all()
+
+
+def test_upsampling_generator_with_a_spectrally_normalized_hinge_discriminator_trains_and_caches(tmp_path):
+    from neurobook.generative.dcgan import diff_augment
+
+    cfg = PriorConfig(size=SIZE, z_dim=ZD, width=8, steps=3, batch_size=4, n_patches=8, arch="upsample")
+    gen, disc = Generator(ZD, SIZE, 8, "upsample"), Discriminator(SIZE, 8, "upsample")
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in gen.modules())  # no checkerboard source
+    assert all(hasattr(m, "parametrizations") for m in disc.modules() if isinstance(m, torch.nn.Conv2d))
+    patches = np.random.default_rng(0).uniform(-1, 1, (8, 3, SIZE, SIZE)).astype(np.float32)
+    first = load_or_train_prior(cfg, lambda: patches, device="cpu", directory=tmp_path)
+    again = load_or_train_prior(cfg, lambda: patches, device="cpu", directory=tmp_path)
+    assert again.from_cache and np.allclose(first.sample(3), again.sample(3), atol=1e-5)
+    with pytest.raises(ValueError, match="arch"):
+        PriorConfig(arch="vae")
+    x = torch.zeros(4, 3, SIZE, SIZE, requires_grad=True)
+    out = diff_augment(x + 0.5, torch.Generator().manual_seed(0))
+    out.sum().backward()
+    assert out.shape == x.shape and x.grad.abs().sum() > 0
+    assert ((out == 0).flatten(1).float().mean(1) >= 0.2).all()  # a quarter of each image is cut out (or shifted)

@@ -85,7 +85,8 @@ def load_prior(path: str | os.PathLike, config: PriorConfig) -> ImagePrior:
     states = record.get("states", {})
     if _digest(states) != record.get("sha256"):
         raise PriorCheckpointError(f"{path}: the weights do not match their checksum (corrupt file)")
-    gen, disc = Generator(config.z_dim, config.size, config.width), Discriminator(config.size, config.width)
+    gen = Generator(config.z_dim, config.size, config.width, config.arch)
+    disc = Discriminator(config.size, config.width, config.arch)
     try:
         gen.load_state_dict(states["generator"])
         disc.load_state_dict(states["discriminator"])

@@ -1,4 +1,11 @@
-"""A small DCGAN (Radford et al. 2016) image prior: generator, discriminator and a trainer.
+"""A small GAN image prior: generator, discriminator and a trainer, in two designs.
+
+* ``arch="dcgan"`` (Radford et al. 2016): stride-2 transposed convolutions, an unnormalized discriminator and the
+  non-saturating loss. Transposed convolutions leave a checkerboard in the images (Odena et al. 2016).
+* ``arch="upsample"``: nearest-neighbour upsampling followed by a 3x3 convolution (no checkerboard), a spectrally
+  normalized discriminator (Miyato et al. 2018) trained with the hinge loss, and differentiable augmentation of real
+  and generated images alike (colour, translation, cutout; Zhao et al. 2020), which keeps a discriminator from
+  memorizing a few thousand images.
 
 The generator maps a latent code z ~ N(0, I) to a colour image in [-1, 1]; ``ImagePrior.to_pixels`` maps that to
 0..255, the units of the neural data's images.
@@ -32,15 +39,21 @@ class PriorConfig:
     seed: int = 0
     n_patches: int = 4096  # training patches (drawn by natural_patches)
     data: str = "kodak24+skimage"  # what the patches came from (part of the cache key)
+    arch: str = "dcgan"  # "dcgan" or "upsample" (see the module docstring)
 
     def __post_init__(self) -> None:
         for name in ("size", "z_dim", "width", "steps", "batch_size", "n_patches"):
             check_positive_int(f"PriorConfig.{name}", getattr(self, name))
         if self.size < 8:
             raise ValueError(f"PriorConfig.size must be >= 8, got {self.size}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"PriorConfig.arch must be one of {ARCHS}, got {self.arch!r}")
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+ARCHS = ("dcgan", "upsample")
 
 
 def _n_up(size: int) -> int:
@@ -48,9 +61,10 @@ def _n_up(size: int) -> int:
 
 
 class Generator(nn.Module):
-    """z (B, z_dim) -> images (B, 3, size, size) in [-1, 1]: a 4x4 seed, stride-2 transposed convs, resize."""
+    """z (B, z_dim) -> images (B, 3, size, size) in [-1, 1]: a 4x4 seed, then per octave a stride-2 transposed
+    conv (``arch="dcgan"``) or a nearest-neighbour x2 upsampling and a 3x3 conv (``"upsample"``), then resize."""
 
-    def __init__(self, z_dim: int, size: int, width: int = 32) -> None:
+    def __init__(self, z_dim: int, size: int, width: int = 32, arch: str = "dcgan") -> None:
         super().__init__()
         self.z_dim, self.size = z_dim, size
         n = _n_up(size)
@@ -58,9 +72,13 @@ class Generator(nn.Module):
         self.seed = nn.Sequential(nn.Linear(z_dim, ch[0] * 16), nn.BatchNorm1d(ch[0] * 16), nn.ReLU())
         blocks: list[nn.Module] = []
         for i in range(n):
-            last = i == n - 1
-            blocks.append(nn.ConvTranspose2d(ch[i], ch[i + 1] if not last else width, 4, 2, 1, bias=False))
-            blocks += [nn.BatchNorm2d(ch[i + 1] if not last else width), nn.ReLU()]
+            c_out = ch[i + 1] if i < n - 1 else width
+            if arch == "upsample":
+                blocks += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch[i], c_out, 3, padding=1,
+                                                                                  bias=False)]
+            else:
+                blocks.append(nn.ConvTranspose2d(ch[i], c_out, 4, 2, 1, bias=False))
+            blocks += [nn.BatchNorm2d(c_out), nn.ReLU()]
         blocks.append(nn.Conv2d(width, 3, 3, padding=1))
         self.body = nn.Sequential(*blocks)
         self._c0 = ch[0]
@@ -75,19 +93,21 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """images (B, 3, size, size) in [-1, 1] -> logit of 'natural patch' (B,)."""
+    """images (B, 3, size, size) in [-1, 1] -> logit of 'natural patch' (B,); spectrally normalized layers with
+    ``arch="upsample"``."""
 
-    def __init__(self, size: int, width: int = 32) -> None:
+    def __init__(self, size: int, width: int = 32, arch: str = "dcgan") -> None:
         super().__init__()
+        norm = nn.utils.parametrizations.spectral_norm if arch == "upsample" else (lambda layer: layer)
         n = _n_up(size)
         layers: list[nn.Module] = []
         c_in = 3
         for i in range(n):
             c_out = width * 2 ** i
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(0.2)]
+            layers += [norm(nn.Conv2d(c_in, c_out, 4, 2, 1)), nn.LeakyReLU(0.2)]
             c_in = c_out
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(c_in, 1)
+        self.head = norm(nn.Linear(c_in, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x).mean(dim=(2, 3))).squeeze(1)
@@ -148,17 +168,50 @@ def discriminator_score(prior: ImagePrior, images: np.ndarray, device: str | tor
     return torch.sigmoid(prior.discriminator(x)).cpu().numpy()
 
 
+def diff_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Differentiable augmentation (Zhao et al. 2020) of images (B, 3, H, W) in [-1, 1]: random brightness,
+    saturation and contrast, a translation by up to 1/8 of the side (zero padded) and a cutout of half the side."""
+    b, _, h, w = x.shape
+    dev = x.device
+
+    def u(*shape: int) -> torch.Tensor:
+        return torch.rand(*shape, device=dev, generator=generator)
+
+    x = x + (u(b, 1, 1, 1) - 0.5)
+    mean = x.mean(1, keepdim=True)
+    x = (x - mean) * (u(b, 1, 1, 1) * 2) + mean
+    mean = x.mean((1, 2, 3), keepdim=True)
+    x = (x - mean) * (u(b, 1, 1, 1) + 0.5) + mean
+    shift = max(1, h // 8)
+    dy = (u(b) * (2 * shift + 1)).long() - shift
+    dx = (u(b) * (2 * shift + 1)).long() - shift
+    rows = (torch.arange(h, device=dev)[None, :] - dy[:, None])  # (B, H): source row of each output row
+    cols = (torch.arange(w, device=dev)[None, :] - dx[:, None])
+    valid = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
+    x = x[torch.arange(b, device=dev)[:, None, None], :, rows.clamp(0, h - 1)[:, :, None],
+          cols.clamp(0, w - 1)[:, None, :]].permute(0, 3, 1, 2) * valid[:, None]
+    ch, cw = h // 2, w // 2
+    cy = (u(b) * (h - ch + 1)).long()
+    cx = (u(b) * (w - cw + 1)).long()
+    yy, xx = torch.arange(h, device=dev)[None, :], torch.arange(w, device=dev)[None, :]
+    keep = ~(((yy >= cy[:, None]) & (yy < cy[:, None] + ch))[:, :, None]
+             & ((xx >= cx[:, None]) & (xx < cx[:, None] + cw))[:, None, :])
+    return x * keep[:, None]
+
+
 def train_prior(patches: np.ndarray, config: PriorConfig, device: str | torch.device = "auto",
                 progress: bool = False) -> ImagePrior:
-    """Train a DCGAN on ``patches`` (n, 3, size, size) in [-1, 1] with the non-saturating loss and Adam."""
+    """Train the GAN of ``config.arch`` on ``patches`` (n, 3, size, size) in [-1, 1] with Adam: the non-saturating
+    loss for ``"dcgan"``, the hinge loss on augmented images for ``"upsample"``."""
     patches = np.asarray(patches, np.float32)
     s = config.size
     if patches.ndim != 4 or patches.shape[1:] != (3, s, s):
         raise ValueError(f"patches must be (n, 3, {s}, {s}) in [-1, 1]; got shape {patches.shape}")
     dev = resolve_device(device)
     torch.manual_seed(config.seed)
-    gen = Generator(config.z_dim, s, config.width).to(dev)
-    disc = Discriminator(s, config.width).to(dev)
+    gen = Generator(config.z_dim, s, config.width, config.arch).to(dev)
+    disc = Discriminator(s, config.width, config.arch).to(dev)
+    hinge = config.arch == "upsample"
     opt_g = torch.optim.Adam(gen.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=(0.5, 0.999))
     data = torch.from_numpy(patches).to(dev)
@@ -172,11 +225,15 @@ def train_prior(patches: np.ndarray, config: PriorConfig, device: str | torch.de
         real = data[torch.randint(len(data), (b,), device=dev, generator=rng)]
         z = torch.randn(b, config.z_dim, device=dev, generator=rng)
         fake = gen(z)
-        loss_d = bce(disc(real), ones) + bce(disc(fake.detach()), zeros)
+        if hinge:  # spectrally normalized hinge GAN on augmented real and fake images
+            loss_d = (F.relu(1 - disc(diff_augment(real, rng))).mean()
+                      + F.relu(1 + disc(diff_augment(fake.detach(), rng))).mean())
+        else:
+            loss_d = bce(disc(real), ones) + bce(disc(fake.detach()), zeros)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        loss_g = bce(disc(fake), ones)
+        loss_g = -disc(diff_augment(fake, rng)).mean() if hinge else bce(disc(fake), ones)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
