@@ -5,7 +5,8 @@ The layout (``numpy.savez(path, images=..., responses=..., tiers=..., image_ids=
 =============  =====================================  ===============================================================
 key            shape, dtype                           meaning
 =============  =====================================  ===============================================================
-images         (n_trials, height, width), numeric     the grayscale stimulus shown on each trial (any range)
+images         (n_trials, height, width), numeric     the grayscale stimulus shown on each trial (any range);
+                                                      with ``colour=True`` also (n_trials, 3, height, width)
 responses      (n_trials, n_neurons), numeric         each neuron's response on each trial (rates, counts, dF/F ...)
 tiers          (n_trials,), str                       ``train``, ``validation`` or ``test`` per trial
 image_ids      (n_trials,), int                       equal ids are repeats of the same image; the test tier needs
@@ -16,6 +17,8 @@ behavior       (n_trials, k), numeric, optional       per-trial behaviour (e.g. 
 pupil_center   (n_trials, 2), numeric, optional       per-trial pupil position (x, y) for the eye-position shifter
 neuron_xyz     (n_neurons, 2 or 3), numeric, optional each neuron's position on cortex (any unit); the Gaussian
                                                       readout's grid predictor places receptive fields from it
+image_type     (n_trials,), str, optional             ``natural`` for photographs, anything else for synthetic
+                                                      images (Chapter 5's yardstick uses only ``natural`` ones)
 =============  =====================================  ===============================================================
 
 ``behavior`` and ``pupil_center`` are stored in ``data.meta`` under those names (sliced with the trials), where
@@ -35,7 +38,7 @@ from neurobook.data.types import TIERS, StimulusResponseData
 
 REQUIRED = ("images", "responses", "tiers", "image_ids")
 TRIAL_ARRAYS = {"behavior": None, "pupil_center": 2}  # optional per-trial (n_trials, k) arrays: name -> k
-OPTIONAL = ("neuron_ids", "neuron_xyz", *TRIAL_ARRAYS)
+OPTIONAL = ("neuron_ids", "neuron_xyz", "image_type", *TRIAL_ARRAYS)
 LAYOUT_HELP = ("an npz with images (n_trials, height, width), responses (n_trials, n_neurons), tiers (n_trials,) "
                "of 'train'/'validation'/'test', image_ids (n_trials,) int, optional neuron_ids (n_neurons,), "
                "behavior (n_trials, k), pupil_center (n_trials, 2) and neuron_xyz (n_neurons, 2 or 3); "
@@ -72,8 +75,10 @@ def _check_numeric(path: Path, name: str, arr: np.ndarray, ndim: int, shape_text
                             f"before loading (the models and the ceiling need finite values)")
 
 
-def load_npz(path: str | os.PathLike, *, require_repeats: bool = True) -> StimulusResponseData:
+def load_npz(path: str | os.PathLike, *, require_repeats: bool = True, colour: bool = False) -> StimulusResponseData:
     """Load and check a user's recordings laid out as described in this module's docstring.
+
+    ``colour`` also accepts colour images (n_trials, 3, height, width), returned as they are.
 
     Raises :class:`UserDataError` (a ``ValueError``) with the offending field for any misfit, and
     :class:`~neurobook.data.fetch.DataNotFoundError` when the file does not exist.
@@ -83,7 +88,7 @@ def load_npz(path: str | os.PathLike, *, require_repeats: bool = True) -> Stimul
         raise DataNotFoundError(f"no data file at {path}; expected {LAYOUT_HELP}")
     arrays = _read(path)
     images, responses = arrays["images"], arrays["responses"]
-    _check_numeric(path, "images", images, 3, "(n_trials, height, width)")
+    _check_images(path, images, colour)
     _check_numeric(path, "responses", responses, 2, "(n_trials, n_neurons)")
     n = images.shape[0]
     if responses.shape[0] != n:
@@ -114,12 +119,32 @@ def load_npz(path: str | os.PathLike, *, require_repeats: bool = True) -> Stimul
             raise UserDataError(f"{path}: neuron_xyz must be (n_neurons={responses.shape[1]}, 2 or 3), one row of "
                                 f"cortical coordinates per neuron; got shape {xyz.shape}")
         extra["neuron_xyz"] = xyz.astype(np.float32)
+    if "image_type" in arrays:
+        extra["image_type"] = _image_types(path, arrays["image_type"], n)
     if require_repeats:
         _check_test_repeats(path, image_ids, tiers)
     return StimulusResponseData(images, responses, tiers, image_ids, neuron_ids, name=path.name,
                                 meta={"source": str(path.resolve()), "license": "the user's own data",
                                       "species": "unknown", "area": "unknown", "layer": "",
                                       "recording": "user-supplied npz", **extra})
+
+
+def _check_images(path: Path, images: np.ndarray, colour: bool) -> None:
+    if colour and images.ndim == 4:
+        _check_numeric(path, "images", images, 4, "(n_trials, 3, height, width) or (n_trials, height, width)")
+        if images.shape[1] != 3:
+            raise UserDataError(f"{path}: colour images must be (n_trials, 3, height, width), channels first; got "
+                                f"shape {images.shape}")
+    else:
+        _check_numeric(path, "images", images, 3, "(n_trials, height, width)"
+                       + (" or (n_trials, 3, height, width)" if colour else ""))
+
+
+def _image_types(path: Path, kinds: np.ndarray, n: int) -> np.ndarray:
+    if kinds.shape != (n,) or kinds.dtype.kind not in "US":
+        raise UserDataError(f"{path}: image_type must be ({n},) strings ('natural' for photographs); got "
+                            f"{kinds.shape} {kinds.dtype}")
+    return kinds.astype(str)
 
 
 def _trial_arrays(path: Path, arrays: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
@@ -143,3 +168,23 @@ def _check_test_repeats(path: Path, image_ids: np.ndarray, tiers: np.ndarray) ->
             f"{path}: the test tier has no repeated images (each test image_id occurs once). The noise ceiling "
             f"needs repeats: show each test image at least twice (about 10 times is usual) with the same image_id")
 
+
+
+def load_colour_npz(path: str | os.PathLike, *, min_size: int = 16) -> StimulusResponseData:
+    """A user's recordings of a higher visual area for Chapter 5: the npz layout above, with colour or grayscale
+    images (grayscale ones copied to three channels), square and at least ``min_size`` pixels a side.
+
+    ``meta`` gains ``session`` (``"user"`` per trial), ``neuron_session`` (per neuron) and ``image_type``
+    (``"natural"`` for every trial unless the file says otherwise). Test repeats are optional.
+    """
+    data = load_npz(path, require_repeats=False, colour=True)
+    h, w = data.image_shape
+    if h != w or h < min_size:
+        raise UserDataError(f"{path}: images must be square and at least {min_size} px a side for the image priors; "
+                            f"got {h}x{w}. Crop or pad them to a square (e.g. a centre crop) and save again")
+    images = data.images if data.images.ndim == 4 else np.repeat(data.images[:, None], 3, axis=1)
+    n = len(images)
+    meta = {**data.meta, "session": np.full(n, "user"), "neuron_session": np.full(data.n_neurons, "user"),
+            "image_type": data.meta.get("image_type", np.full(n, "natural"))}
+    return StimulusResponseData(images.astype(np.float32), data.responses, data.tiers, data.image_ids,
+                                data.neuron_ids, name=data.name, meta=meta)

@@ -52,13 +52,15 @@ def natural_patches(
     extra: np.ndarray | Sequence[np.ndarray] | None = None,
     crop_range: tuple[int, int] = (64, 192),
     use_skimage: bool = True,
+    extra_fraction: float = 1 / 3,
 ) -> np.ndarray:
     """``n`` random colour patches (n, 3, size, size) float32 in [-1, 1].
 
     Photographs (Kodak 24, scikit-image's) give random square crops of side in ``crop_range`` pixels, resized to
     ``size``; ``extra`` images in 0..255, one array or a list of arrays, each colour (m, 3, h, w) or grayscale
-    (m, h, w) (copied to the three channels), are centre-cropped to a square, resized whole and mixed in: one third
-    of the patches when given, drawn uniformly over all extra images. Horizontal flips double the variety.
+    (m, h, w) (copied to the three channels), are centre-cropped to a square, resized whole and mixed in:
+    ``extra_fraction`` of the patches when given (a third by default), drawn uniformly over all extra images.
+    Horizontal flips double the variety.
     """
     check_positive_int("n", n)
     if isinstance(size, bool) or not isinstance(size, int) or size < 8:
@@ -66,7 +68,9 @@ def natural_patches(
     rng = np.random.default_rng(seed)
     photos = kodak_images(data_dir) + (skimage_photographs() if use_skimage else [])
     extras = _check_extra(extra)
-    n_extra = n // 3 if extras else 0
+    if not 0 <= extra_fraction <= 1:
+        raise ValueError(f"extra_fraction must be in [0, 1], got {extra_fraction}")
+    n_extra = round(n * extra_fraction) if extras else 0
     out = np.empty((n, 3, size, size), np.float32)
     lo, hi = crop_range
     for i in range(n - n_extra):
