@@ -73,7 +73,7 @@ this_run = nb.start_chapter(
                n_patches=2048, n_invert=4, mei_steps=60, latent_steps=60, restarts=2, population=16, generations=8,
                noisy_images=320, n_gt=3, pool="loaded"),
     cpu=dict(downsample=4, n_sessions=12, epochs=15, channels=16, layers=3, prior_steps=2500, prior_width=32,
-             n_patches=6000, n_invert=16, mei_steps=150, latent_steps=150, restarts=3, population=40, generations=25,
+             n_patches=6000, n_invert=16, mei_steps=150, latent_steps=150, restarts=3, population=40, generations=15,
              noisy_images=3000, n_gt=8, pool="all"),
     gpu=dict(downsample=2, n_sessions=12, epochs=40, channels=48, layers=4, prior_steps=6000, prior_width=64,
              n_patches=30000, n_invert=128, mei_steps=400, latent_steps=400, restarts=4, population=40,
