@@ -418,7 +418,11 @@ display(Markdown("\n".join(f"* {line}" for line in (
     f"[{matched['pixel, plain'][1]:.2f}, {matched['pixel, plain'][2]:.2f}]; latent ascent through the DCGAN: "
     f"{matched['latent (DCGAN), gradient'][0]:.2f}×, through the PCA prior: "
     f"{matched['latent (PCA), gradient'][0]:.2f}×. At their own contrast the latent images reach "
-    f"{latent_ratio_own:.2f}× the pool as shown.",
+    f"{latent_ratio_own:.2f}× the pool as shown."
+    + (f" Even pixel ascent, bound by no prior, stays below {AIMS['latent_over_best_natural_matched_median'].threshold}"
+       "×: at matched contrast these model neurons have no image that much better than their best photograph, so "
+       "no prior can meet the aim here." if pixel_ratio < AIMS["latent_over_best_natural_matched_median"].threshold
+       else ""),
     verdict(AIMS["prior_slope_gap"], slope_gap) + f" (SN-GAN samples minus the pool: {prior_slope_minus_stimuli:+.2f};"
     f" DCGAN: {slope_table.loc['DCGAN', 'minus the pool']:+.2f}; PCA: "
     f"{slope_table.loc['PCA', 'minus the pool']:+.2f}).",
@@ -485,7 +489,15 @@ display(Markdown("\n".join(f"* {line}" for line in (
     verdict(AIMS["noisy_ga_fraction_of_gradient"], float(np.median(noisy_frac["latent, GA (XDream)"]))),
     verdict(AIMS["noisy_cma_fraction_of_gradient"], float(np.median(noisy_frac["latent, CMA-ES"]))),
     verdict(AIMS["share_beating_best_natural"], share_beating)
-    + f" ({int((ga_pick['ratio_matched'] > 1).sum())} of {len(chosen)} neurons).",
+    + f" ({int((ga_pick['ratio_matched'] > 1).sum())} of {len(chosen)} neurons)."
+    + (f" The noise-free gradient result through this prior is itself {latent_ratio:.2f}× the best natural image, "
+       "so an evolved image can beat it only where the prior reaches further than its gradient does."
+       if latent_ratio < 1 else ""),
+    f"Without noise ({restarts} restarts, {budget} images per neuron in all) the GA reached "
+    f"{evo_of_gradient['latent, GA (XDream)']:.0%} of the gradient result; under noise (one run, {noisy_images} "
+    f"images) {float(np.median(noisy_frac['latent, GA (XDream)'])):.0%}. The best noisy count a search saw is "
+    f"{noisy_table.loc['latent, GA (XDream)', 'best noisy count / noise-free pick']:.1f}× (GA) the noise-free "
+    "response of what it delivers: the winner's curse a closed loop must not mistake for success.",
 ))))
 
 # %% tags=["hide-input"]
@@ -572,6 +584,9 @@ display(Markdown("\n".join(f"* {line}" for line in (
     f"{off['pixel, plain']:.2f}); latent routes reach " + ", ".join(f"{k} r = {v:.2f}" for k, v in latent_off.items())
     + ". Where a neuron's optimum is not something the prior can draw, a latent-space search reports the prior's "
     "best, not the neuron's preference.",
+    "**Which latent route reaches furthest** on held-out photographs: "
+    f"{reach['held-out photograph'].drop('pixel, plain').idxmax()} "
+    f"(r = {reach['held-out photograph'].drop('pixel, plain').max():.2f}).",
 ))))
 
 # %% [markdown]

@@ -240,7 +240,7 @@ CHAPTERS: dict[str, Chapter] = {
                 "generative adversarial networks at the level of generator and discriminator",
                 "the idea of black-box optimisation (no gradients)",
             ),
-            cpu_minutes=7,  # idle 2-core machine: 193 s with the prior cached, + 193 s to train it the first time
+            cpu_minutes=10,  # idle 2-core machine: 568 s with both GANs cached, + 615 s to train them the first time
         ),
     ]
 }
