@@ -69,9 +69,9 @@ from neurobook.train import fit, predict
 
 this_run = nb.start_chapter(
     profile, device, seed,
-    quick=dict(downsample=4, n_sessions=2, epochs=3, channels=12, layers=2, prior_steps=120, prior_width=16,
-               n_patches=2048, n_invert=4, mei_steps=60, latent_steps=60, restarts=2, population=16, generations=8,
-               noisy_images=320, n_gt=3, pool="loaded"),
+    quick=dict(downsample=4, n_sessions=2, epochs=3, channels=12, layers=2, prior_steps=60, prior_width=16,
+               n_patches=1024, n_invert=4, mei_steps=60, latent_steps=60, restarts=2, population=16, generations=6,
+               noisy_images=240, n_gt=3, pool="loaded"),
     cpu=dict(downsample=4, n_sessions=12, epochs=15, channels=16, layers=3, prior_steps=2500, prior_width=32,
              n_patches=6000, n_invert=16, mei_steps=150, latent_steps=150, restarts=3, population=40, generations=15,
              noisy_images=3000, n_gt=8, pool="all"),
