@@ -129,17 +129,27 @@ def labeller_holdout(*, shape: tuple[int, int] = (36, 64), per_type: int = 25, s
                          "Wilson 95% low": low, "Wilson 95% high": high}, index=table.index)
 
 
-def psth_table(predictions: dict[str, np.ndarray], psth: np.ndarray, reliability: np.ndarray) -> pd.DataFrame:
+def psth_table(predictions: dict[str, np.ndarray], psth: np.ndarray, reliability: np.ndarray,
+               repeats: np.ndarray | None = None) -> pd.DataFrame:
     """Per cell and model: correlation with the repeat-averaged PSTH, the ceiling and the fraction of it reached.
 
     ``predictions``: {model name: (T, n_cells)}; ``psth``: (T, n_cells); ``reliability``: (n_cells,) Spearman-Brown
-    corrected split-half reliability, whose square root is the ceiling on the correlation with the PSTH.
+    corrected split-half reliability, whose square root is the ceiling on the correlation with the PSTH. With
+    ``repeats`` (n_repeats, T, n_cells), the single-repeat counts, a ``feve`` column holds the fraction of
+    explainable variance explained (:func:`neurobook.metrics.feve`, each bin an "image" shown n_repeats times).
     """
     ceiling = np.sqrt(np.clip(np.asarray(reliability, float), 0, None))
     rows = []
     for name, pred in predictions.items():
         corr = metrics.correlation(pred, psth)
+        if repeats is not None:
+            n_rep, n_t = repeats.shape[:2]
+            fev = metrics.feve(np.tile(pred, (n_rep, 1)), repeats.reshape(n_rep * n_t, -1),
+                               np.tile(np.arange(n_t), n_rep))
         for c in range(psth.shape[1]):
-            rows.append({"model": name, "cell": c, "corr": float(corr[c]), "ceiling": float(ceiling[c]),
-                         "fraction_of_ceiling": float(corr[c] / ceiling[c]) if ceiling[c] > 0 else np.nan})
+            row = {"model": name, "cell": c, "corr": float(corr[c]), "ceiling": float(ceiling[c]),
+                   "fraction_of_ceiling": float(corr[c] / ceiling[c]) if ceiling[c] > 0 else np.nan}
+            if repeats is not None:
+                row["feve"] = float(fev[c])
+            rows.append(row)
     return pd.DataFrame(rows)

@@ -256,17 +256,18 @@ def shifted_correlation(filters: np.ndarray, targets: np.ndarray) -> np.ndarray:
 def match_subunits(filters: np.ndarray, subunits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hungarian matching of learned spatial filters to true subunit profiles on :func:`shifted_correlation`.
 
-    Returns (matched |r| per true subunit (S,), index of the filter matched to each subunit (S,)); needs at least
-    as many filters as subunits.
+    Returns (matched |r| per true subunit (S,), index of the filter matched to each subunit (S,)). Each filter is
+    matched to at most one subunit: when a cell has more subunits than there are filters, the subunits left
+    unmatched score 0 and get index -1 (a model with too few filters cannot recover them all).
     """
     from scipy.optimize import linear_sum_assignment
 
     c = shifted_correlation(filters, subunits)
-    if c.shape[0] < c.shape[1]:
-        raise ValueError(f"need at least as many filters ({c.shape[0]}) as subunits ({c.shape[1]})")
     rows, cols = linear_sum_assignment(-c)
-    order = np.argsort(cols)
-    return c[rows[order], cols[order]], rows[order]
+    matched = np.zeros(c.shape[1])
+    index = np.full(c.shape[1], -1)
+    matched[cols], index[cols] = c[rows, cols], rows
+    return matched, index
 
 
 def envelope_match(envelope: np.ndarray, subunits: np.ndarray, kernel: int) -> np.ndarray:

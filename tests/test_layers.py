@@ -18,7 +18,7 @@ LAYERS: dict[str, int] = {
     "neurobook": 0, "checks": 0, "files": 0, "progress": 0, "results": 0, "config": 0, "aims": 0,
     "data": 1,
     "models": 2,
-    "train": 3, "task_training": 3,
+    "train": 3, "task_training": 3, "retina_training": 3,
     "metrics": 4, "rf_fit": 4, "evaluation": 4, "inversion": 4, "insilico": 4, "insilico_validation": 4,
     "decoding": 4, "generative": 4,
     "stnmf": 4, "cell_fits": 4, "tuning_similarity": 4, "plotting": 4, "limit_share": 4, "paired_images": 4,

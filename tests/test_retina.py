@@ -180,3 +180,11 @@ def test_sta_ln_recovers_a_known_ln_cell_and_fails_on_shuffled_spikes():
     assert abs(np.corrcoef(filt_shuffled.ravel(), true.ravel())[0, 1]) < 0.3
     with pytest.raises(ValueError, match="n_bins"):
         fit_sta_ln(data, n_bins=1)
+
+
+def test_match_subunits_with_more_subunits_than_filters_scores_the_unmatched_zero():
+    g = np.exp(-((np.mgrid[:8, :8] - 3.5) ** 2).sum(0) / 2)
+    targets = np.stack([np.roll(g, 2, 1), np.roll(g, -2, 0), np.roll(g, 2, 0)])
+    r, idx = metrics.match_subunits(targets[[1]], targets)  # one filter, three subunits
+    assert (idx >= 0).sum() == 1 and (r == 0).sum() == 2
+    assert r.max() == pytest.approx(1.0)  # the filter at its best position is each shifted copy of g
