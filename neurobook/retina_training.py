@@ -8,7 +8,7 @@ decays the learning rate on a plateau, stops early and keeps the best weights.
 
 The strong LN baseline: the fitted linear filter (a smoothness penalty per cell chosen on validation) followed by a
 non-parametric output nonlinearity, the mean count in quantile bins of the filter's output on the train trials,
-interpolated (Chichilnisky 2001).
+interpolated (Chichilnisky 2001, Network 12:199).
 """
 
 from __future__ import annotations
@@ -224,18 +224,20 @@ def _start_at_the_mean_rate(model: nn.Module, chunks: CellChunks, copies: int) -
 
 @torch.no_grad()
 def predict_frames(model: nn.Module, frames: torch.Tensor, cells: Sequence[int] | None = None,
-                   device: str | torch.device = "cpu") -> np.ndarray:
+                   device: str | torch.device = "cpu", rows: Sequence[int] | None = None) -> np.ndarray:
     """Predictions (T - history + 1, n) for each cell of ``cells`` on its frames.
 
-    ``frames`` is (n_cells or 1, T, H, W): row ``c`` is cell ``c``'s crop (one row: shared by all cells).
+    ``frames`` is (n_cells or 1, T, H, W): row ``c`` is cell ``c``'s crop (one row: shared by all cells). The
+    model row of each cell is the cell's index, or the matching entry of ``rows``.
     """
     dev = torch.device(device)
     model = model.to(dev).eval()
     cells = list(range(frames.shape[0])) if cells is None else list(cells)
+    rows = cells if rows is None else list(rows)
     out = []
-    for c in cells:
+    for c, row in zip(cells, rows, strict=True):
         x = frames[c if frames.shape[0] > 1 else 0][None].to(dev)
-        out.append(model(x, torch.tensor([c], device=dev))[0].cpu().numpy())
+        out.append(model(x, torch.tensor([row], device=dev))[0].cpu().numpy())
     return np.stack(out, 1)
 
 
@@ -284,7 +286,7 @@ def _sta_init(ln: ChunkLN, chunks: CellChunks, copies: int, trials: np.ndarray) 
                 ln.weight[c * copies + j] = sta
 
 
-def fit_strong_ln(chunks: CellChunks, history: int, *, penalties: Sequence[float] = (10.0, 100.0, 1000.0, 10000.0),
+def fit_strong_ln(chunks: CellChunks, history: int, *, penalties: Sequence[float] = (0.1, 1.0, 10.0, 100.0),
                   n_bins: int = 40, lr: float = 2e-2, device: str | torch.device = "auto", seed: int = 0,
                   **fit_kw) -> tuple[NonparametricLN, dict]:
     """The strong LN: filters fitted per cell at each smoothness penalty, the penalty chosen on validation, then the

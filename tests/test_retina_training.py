@@ -67,7 +67,7 @@ def test_the_strong_ln_recovers_a_threshold_nonlinearity_that_a_softplus_misses(
     strong, summary = rt.fit_strong_ln(chunks, HISTORY, device="cpu", steps_per_epoch=60, max_epochs=10,
                                        chunk_len=150)
     pred = rt.predict_frames(strong, chunks.frozen)[:, 0]
-    softplus = rt.predict_frames(strong.ln, chunks.frozen, [int(strong.rows[0])])[:, 0]
+    softplus = rt.predict_frames(strong.ln, chunks.frozen, rows=[int(strong.rows[0])])[:, 0]
     r_strong, r_soft = metrics.correlation(pred, true), metrics.correlation(softplus, true)
     assert r_strong > 0.85, summary
     assert r_strong > r_soft + 0.1  # the binned output follows the OFF arm that a monotonic softplus cannot

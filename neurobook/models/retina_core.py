@@ -3,7 +3,9 @@
 * :class:`SharedCoreRetina`: one convolutional core shared by all cells and a readout per cell, in the style of
   deep-retina (McIntosh et al. 2016) and open-retina: layer 1 a spatiotemporal kernel over ``history`` frames and
   ``kernels[0]`` stixels (a bipolar subunit's size), later layers spatial; batch norm, Gaussian noise on the
-  activations while training, ReLU. Cell ``c`` reads the last layer through a spatial mask and a weight per channel
+  activations while training, ReLU. With ``on_off`` each layer-1 kernel is rectified with both signs (an ON and an
+  OFF subunit of mirror-image filters, a concatenated ReLU), so that a core fitted mostly to OFF cells also serves
+  the ON cells. Cell ``c`` reads the last layer through a spatial mask and a weight per channel
   (a factorized readout, Klindt et al. 2017), a bias and a softplus. Built with ``n_cells=1`` and trained on one cell
   it is the per-cell CNN of the same architecture.
 * :class:`ChunkLN`: one linear spatiotemporal filter per cell and a softplus (the fitted LN model); its output
@@ -30,7 +32,7 @@ class SharedCoreRetina(nn.Module):
 
     def __init__(self, n_cells: int, window: int, history: int = 20, channels: Sequence[int] = (8, 8),
                  kernels: Sequence[int] = (5, 3), noise_std: float = 0.1, readout_l1: float = 1e-3,
-                 weight_l2: float = 1e-4) -> None:
+                 weight_l2: float = 1e-4, on_off: bool = True) -> None:
         super().__init__()
         if len(channels) != len(kernels) or not channels:
             raise ValueError(f"channels and kernels need one entry per layer; got {channels} and {kernels}")
@@ -39,11 +41,12 @@ class SharedCoreRetina(nn.Module):
             raise ValueError(f"kernels {tuple(kernels)} do not fit a window of {window} stixels")
         self.history, self.window, self.n_cells = history, window, n_cells
         self.noise_std, self.readout_l1, self.weight_l2 = noise_std, readout_l1, weight_l2
+        self.on_off = on_off
         layers, c_in = [], 1
         for i, (c, k) in enumerate(zip(channels, kernels, strict=True)):
             layers.append(nn.Conv3d(c_in, c, (history if i == 0 else 1, k, k), bias=False))
             layers.append(nn.BatchNorm3d(c))
-            c_in = c
+            c_in = 2 * c if (i == 0 and on_off and len(channels) > 1) else c
         self.layers = nn.ModuleList(layers)
         self.mask = nn.Parameter(torch.full((n_cells, out, out), 1.0 / out))
         self.features = nn.Parameter(torch.full((n_cells, c_in), 1.0 / c_in))
@@ -57,10 +60,13 @@ class SharedCoreRetina(nn.Module):
     def core(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, T, H, W) -> (batch, channels, T - history + 1, H', W')."""
         y = x.float().unsqueeze(1)
-        for conv, norm in zip(self.layers[0::2], self.layers[1::2], strict=True):
+        n_layers = len(self.layers) // 2
+        for i, (conv, norm) in enumerate(zip(self.layers[0::2], self.layers[1::2], strict=True)):
             y = norm(conv(y))
             if self.training and self.noise_std > 0:
                 y = y + self.noise_std * torch.randn_like(y)
+            if i == 0 and self.on_off and n_layers > 1:
+                y = torch.cat([y, -y], 1)  # every kernel as an ON and an OFF (sign-flipped) subunit
             y = F.relu(y)
         return y
 
