@@ -131,7 +131,7 @@ CHAPTERS: dict[str, Chapter] = {
                 "spike-triggered average and linear-nonlinear models",
                 "the retina's circuit: photoreceptors, bipolar cells, ganglion cells, ON and OFF pathways",
             ),
-            cpu_minutes=5,  # 305 s measured on the idle 2-core machine, first regeneration (57 s) included
+            cpu_minutes=11,  # 681 s measured (second edition, crops cached; core cap since cut 200 -> 170 s)
         ),
         Chapter(
             slug="ch03_decoding",
