@@ -46,6 +46,7 @@ data_dir: Optional[str] = None  # local data directory laid out like shared/data
 n_cells: int = 0  # salamander cells to model (highest firing rates first), 0 means the profile choice
 n_trials: int = 0  # salamander running trials of 50 s to regenerate and use, 0 means the profile choice
 epochs: int = 0  # maximum training epochs per model, early stopping on validation decides, 0 means the profile choice
+data_file: Optional[str] = None  # your own retina recording as an npz (README: Bring your own data) instead of Liu 2017
 
 # %%
 import time
@@ -62,6 +63,7 @@ from neurobook.course import check_answer, check_that
 from neurobook.data import liu2017
 from neurobook.data.chichilnisky import load_chichilnisky
 from neurobook.data.retina import RetinaRecording
+from neurobook.data.retina_file import load_retina_file
 from neurobook.data.retina_sim import simulate_retina
 from neurobook.metrics import spearman_brown, split_half_reliability
 from neurobook.models.retina import build_retina_model, spatiotemporal_filters
@@ -87,10 +89,12 @@ this_run = nb.start_chapter(
 )
 run_profile, dev, settings = this_run.profile, this_run.device, this_run.settings
 plotting.set_style()
-if not 2 <= settings["n_trials"] <= liu2017.N_TRIALS:
-    raise ValueError(f"n_trials must be in 2..{liu2017.N_TRIALS}; got {settings['n_trials']}")
-if not 1 <= settings["n_cells"] <= liu2017.N_CELLS:
-    raise ValueError(f"n_cells must be in 1..{liu2017.N_CELLS}; got {settings['n_cells']}")
+max_cells, max_trials = (liu2017.N_CELLS, liu2017.N_TRIALS) if data_file is None else (10**6, 10**6)
+if not 2 <= settings["n_trials"] <= max_trials:
+    raise ValueError(f"n_trials must be in 2..{max_trials}; got {settings['n_trials']}")
+if not 1 <= settings["n_cells"] <= max_cells:
+    raise ValueError(f"n_cells must be in 1..{max_cells}; got {settings['n_cells']}")
+user_recs = None if data_file is None else load_retina_file(data_file, window=settings["window"])  # checked first
 HISTORY = settings["history"]
 fit_kw = dict(epochs=settings["epochs"], device=dev, seed=seed)
 display(Markdown(this_run.describe()))
@@ -588,11 +592,33 @@ plt.show()
 # the PSTH, Spearman-Brown corrected to all repeats; FEVE is the fraction of the explainable variance of the
 # single-repeat counts that a model explains (Cadena et al. 2019).
 
+# %% [markdown]
+# With `-p data_file mine.npz` (the README's layout: running frames and counts trial by trial, a frozen sequence and
+# its repeats) this section models **your** cells instead: the same windows around each cell's STA, the same
+# models, tiers and ceiling; `n_cells` and `n_trials` cap what is used.
+
 # %%
-rates = liu2017.firing_rates(data_dir, settings["n_trials"])
-chosen_cells = np.sort(np.argsort(-rates, kind="stable")[: settings["n_cells"]])
 t0 = time.time()
-recs = liu2017.load_liu2017(data_dir, cells=chosen_cells, n_trials=settings["n_trials"], window=settings["window"])
+if user_recs is None:
+    rates = liu2017.firing_rates(data_dir, settings["n_trials"])
+    chosen_cells = np.sort(np.argsort(-rates, kind="stable")[: settings["n_cells"]])
+    recs = liu2017.load_liu2017(data_dir, cells=chosen_cells, n_trials=settings["n_trials"],
+                                window=settings["window"])
+    cell_rates = rates[chosen_cells]
+    cell_noun, data_line = "salamander cell", (
+        f"`{liu2017.NAME}` (real recordings, salamander RGCs, recording 1 of 5); this run models "
+        f"{settings['n_cells']} of 78 cells (the highest running-noise firing rates)")
+else:
+    use_trials = min(settings["n_trials"], len(user_recs[0].frames))
+    rates = np.array([np.concatenate(r.counts[:use_trials]).mean() * r.frame_rate for r in user_recs])
+    keep = np.sort(np.argsort(-rates, kind="stable")[: settings["n_cells"]])
+    recs = [RetinaRecording(r.frames[:use_trials], r.counts[:use_trials], r.frozen, r.frozen_counts, r.frame_rate,
+                            r.cell_ids, r.name, r.meta) for r in (user_recs[j] for j in keep)]
+    chosen_cells = np.array([int(r.cell_ids[0]) for r in recs])
+    cell_rates = rates[keep]
+    cell_noun, data_line = "cell", (
+        f"your recording `{data_file}` (real or simulated, as you made it); this run models {len(recs)} of "
+        f"{len(user_recs)} cells (the highest running-trial firing rates)")
 load_seconds = time.time() - t0
 CORE_HISTORY = settings["core_history"]
 sal_chunks = retina_training.chunks_from_recordings(recs, n_validation=settings["n_validation"])
@@ -600,13 +626,11 @@ sal_repeats = sal_chunks.frozen_counts[:, CORE_HISTORY - 1 :]
 sal_psth = sal_repeats.mean(0)
 sal_rel = split_half_reliability(sal_repeats, seed=seed)
 display(Markdown(
-    f"**Data:** `{liu2017.NAME}` (real recordings, salamander RGCs, recording 1 of 5); this run models "
-    f"{len(chosen_cells)} of 78 cells (the highest running-noise firing rates: cells "
-    f"{', '.join(map(str, chosen_cells))}) on all {settings['n_trials']} running trials used "
+    f"**Data:** {data_line}: cells {', '.join(map(str, chosen_cells))}, on {len(recs[0].frames)} running trials "
     f"({len(sal_chunks.train)} train = {sal_chunks.minutes():.1f} min, {len(sal_chunks.validation)} validation: "
-    f"trials {', '.join(map(str, sal_chunks.validation))}) and all 219 frozen repeats; windows of "
-    f"{settings['window']}×{settings['window']} checkers; loading took {load_seconds:.0f} s. License: research use "
-    "with attribution (G-Node 10.12751/g-node.62b65b)."
+    f"trials {', '.join(map(str, sal_chunks.validation))}) and all {sal_repeats.shape[0]} frozen repeats; windows "
+    f"of {recs[0].frames[0].shape[-1]}×{recs[0].frames[0].shape[-1]} stixels; loading took {load_seconds:.0f} s."
+    + (" License: research use with attribution (G-Node 10.12751/g-node.62b65b)." if user_recs is None else "")
 ))
 
 # %% [markdown]
@@ -641,7 +665,7 @@ sal_pred = {"CNN": retina_training.predict_frames(core_fit.model, sal_chunks.fro
             "LN": retina_training.predict_frames(strong_ln, sal_chunks.frozen, device=dev),
             "LN (softplus)": retina_training.predict_frames(strong_ln.ln, sal_chunks.frozen, device=dev,
                                                             rows=strong_ln.rows.tolist())}
-percell = np.argsort(-rates[chosen_cells], kind="stable")[: settings["percell_cells"]]
+percell = np.argsort(-cell_rates, kind="stable")[: settings["percell_cells"]]
 percell_pred = np.full_like(sal_pred["CNN"], np.nan)
 percell_fits = {}
 for j in percell:
@@ -720,11 +744,14 @@ bad = [int(c) for c, r in zip(by_model["CNN"].index, ratio, strict=True) if r < 
 polarity = {int(r.cell_ids[0]): "ON" if r.meta["sta_map"][tuple(r.meta["rf_centre"].astype(int))] > 0 else "OFF"
             for r in recs}  # the sign of the STA at the receptive-field centre
 display(Markdown(
-    f"In this run ({len(recs)} salamander cells, {sal_chunks.minutes():.0f} min of training data, profile "
+    f"In this run ({len(recs)} {cell_noun}s, {sal_chunks.minutes():.0f} min of training data, profile "
     f"`{run_profile.name}`) "
     + ("all aims are met." if not short else
-       f"these aims are **not met**: {'; '.join(short)}. The ceilings are high (mean {mean_ceiling:.3f}: 219 "
-       "repeats make the PSTH almost noise free), so the shortfall is the models'. "
+       f"these aims are **not met**: {'; '.join(short)}. "
+       + (f"The ceilings are high (mean {mean_ceiling:.3f}: {sal_repeats.shape[0]} repeats make the PSTH almost "
+          "noise free), so the shortfall is the models'. " if mean_ceiling > 0.9 else
+          f"The ceilings are low (mean {mean_ceiling:.3f}, {sal_repeats.shape[0]} repeats): part of the shortfall "
+          "is noise in the PSTH, which the fraction of ceiling corrects only on average. ")
        + ("The shared core's training was cut by its time cap while its validation likelihood still improved, so "
           "this profile does not show what the architecture reaches; the gpu profile trains until early stopping. "
           if core_fit.stopped == "time" else "")
@@ -753,7 +780,7 @@ plotting.show_contrast(axes[1], ln_spatial[0], "LN filter")
 plotting.show_contrast(axes[2], core_fit.model.mask[i].detach().cpu().numpy(), "readout mask")
 for j, f in enumerate(spatial):
     plotting.show_contrast(axes[3 + j], f, f"core {j}")
-fig.suptitle(f"Salamander cell {k}: STA, strong-LN filter, its readout mask, and the shared core's layer-1 "
+fig.suptitle(f"{cell_noun.capitalize()} {k}: STA, strong-LN filter, its readout mask, and the shared core's layer-1 "
              "spatial kernels", y=1.08)
 plt.show()
 
@@ -834,7 +861,7 @@ for rec, res in zip(recs, sal_stnmf, strict=False):
         plotting.show_contrast(axes[0, 1 + j], m, f"STNMF {j}")
     for j, f in enumerate(core_spatial):
         plotting.show_contrast(axes[1, 1 + j], f, f"core {j}")
-    fig.suptitle(f"Salamander cell {int(rec.cell_ids[0])}: STA, STNMF modules (top, by share) and the shared "
+    fig.suptitle(f"{cell_noun.capitalize()} {int(rec.cell_ids[0])}: STA, STNMF modules (top, by share) and the shared "
                  "core's kernels (bottom)", y=1.02)
     plt.show()
 
@@ -849,7 +876,7 @@ for rec, res in zip(recs, sal_stnmf, strict=False):
 
 # %% tags=["hide-input"]
 entries = [("salamander", j) for j in range(len(recs))] + [("model", c) for c in range(sim.n_cells)]
-browser_labels = [f"salamander cell {int(recs[j].cell_ids[0])}" if source == "salamander" else
+browser_labels = [f"{cell_noun} {int(recs[j].cell_ids[0])}" if source == "salamander" else
                   f"model cell {j} ({sim.meta['layout'][j]})" for source, j in entries]
 
 
@@ -990,9 +1017,11 @@ check_answer("my_gains", np.asarray(my_gains, float), (_ref["CNN"] / _ref["LN"] 
 # %%
 this_run.save_results(
     "ch02_retina",
-    data={"name": liu2017.NAME, "kind": "real",
-          "description": "Liu et al. 2017 salamander RGCs (regenerated checkerboard) and Uzzell & Chichilnisky 2004 "
-                         "primate parasol cells; simulated model cells with known subunits for the ground truth"},
+    data={"name": liu2017.NAME if data_file is None else recs[0].name, "kind": "real",
+          "description": ("Liu et al. 2017 salamander RGCs (regenerated checkerboard)" if data_file is None else
+                          f"user data {data_file}")
+          + " and Uzzell & Chichilnisky 2004 primate parasol cells; simulated model cells with known subunits for "
+          "the ground truth"},
     headline={
         "n_salamander_cells": len(recs),
         "salamander_cells": [int(c) for c in chosen_cells],

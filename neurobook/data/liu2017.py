@@ -26,12 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import scipy.io
-from scipy.ndimage import gaussian_filter
 from tqdm.auto import tqdm
 
 from neurobook.data.fetch import ChecksumError, data_file
 from neurobook.data.paths import cache_dir
-from neurobook.data.retina import RetinaRecording
+from neurobook.data.retina import RetinaRecording, crop_corners, sta_peak
 from neurobook.files import atomic_path
 
 __all__ = ["FRAME_SHAPE", "NAME", "N_CELLS", "firing_rates", "frozen_frames", "load_liu2017", "running_frames"]
@@ -100,10 +99,7 @@ def _check_cells(cells) -> np.ndarray:
 
 def _windows(centres: np.ndarray, window: int) -> np.ndarray:
     """(n, 2) top-left corners of ``window``-sized crops centred on ``centres``, kept inside the frame."""
-    h, w = FRAME_SHAPE
-    top = np.clip(np.round(centres[:, 0] - (window - 1) / 2).astype(int), 0, h - window)
-    left = np.clip(np.round(centres[:, 1] - (window - 1) / 2).astype(int), 0, w - window)
-    return np.stack([top, left], 1)
+    return crop_corners(centres, window, FRAME_SHAPE)
 
 
 def _atomic_save(path: Path, **arrays) -> None:
@@ -162,12 +158,7 @@ def _save_crop(path: Path, crops: np.ndarray) -> None:
 
 def _sta_peak(sta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per cell: the STA at its peak lag (smoothed), the peak lag and the RF centre (row, col)."""
-    smooth = np.stack([[gaussian_filter(s, 1.5) for s in cell] for cell in sta])  # (n, lags, H, W)
-    flat = np.abs(smooth).reshape(len(sta), len(STA_LAGS), -1)
-    best = flat.max(2).argmax(1)
-    maps = sta[np.arange(len(sta)), best]
-    centres = np.array([np.unravel_index(flat[i, best[i]].argmax(), FRAME_SHAPE) for i in range(len(sta))], float)
-    return maps, np.asarray(STA_LAGS)[best], centres
+    return sta_peak(sta, STA_LAGS)
 
 
 def load_liu2017(data_dir: str | os.PathLike | None = None, cells=(0,), n_trials: int = 4, window: int = 16,

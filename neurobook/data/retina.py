@@ -9,6 +9,7 @@ so the shared trainer :func:`neurobook.train.fit` fits retina models unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from neurobook.checks import check_positive_int
 from neurobook.data.types import StimulusResponseData
 
-__all__ = ["RetinaRecording", "history_stack"]
+__all__ = ["RetinaRecording", "crop_corners", "history_stack", "sta_peak"]
 
 
 def history_stack(frames: np.ndarray, history: int) -> np.ndarray:
@@ -31,6 +32,37 @@ def history_stack(frames: np.ndarray, history: int) -> np.ndarray:
         raise ValueError(f"need at least history={history} frames, got {frames.shape[0]}")
     win = np.lib.stride_tricks.sliding_window_view(frames, history, axis=0)  # (T-h+1, H, W, h), oldest first
     return np.ascontiguousarray(np.moveaxis(win[..., ::-1], -1, 1))
+
+
+def sta_peak(sta: np.ndarray, lags: Sequence[int], smooth: float = 1.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cell: the STA map at its peak lag, the peak lag and the receptive-field centre (row, col).
+
+    ``sta`` is (n_cells, len(lags), H, W); the peak is the largest |value| of the Gaussian-smoothed (``smooth``
+    stixels) maps over lags and positions.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    sta = np.asarray(sta)
+    if sta.ndim != 4 or sta.shape[1] != len(lags):
+        raise ValueError(f"sta must be (n_cells, {len(lags)} lags, H, W); got shape {sta.shape}")
+    shape = sta.shape[2:]
+    blurred = np.stack([[gaussian_filter(s.astype(np.float64), smooth) for s in cell] for cell in sta])
+    flat = np.abs(blurred).reshape(len(sta), len(lags), -1)
+    best = flat.max(2).argmax(1)
+    maps = sta[np.arange(len(sta)), best]
+    centres = np.array([np.unravel_index(flat[i, best[i]].argmax(), shape) for i in range(len(sta))], float)
+    return maps, np.asarray(lags)[best], centres.reshape(len(sta), 2)
+
+
+def crop_corners(centres: np.ndarray, window: int, frame_shape: tuple[int, int]) -> np.ndarray:
+    """(n, 2) top-left corners of ``window``-sized crops centred on ``centres`` (row, col), kept inside the frame."""
+    h, w = frame_shape
+    if window > min(h, w):
+        raise ValueError(f"window {window} is larger than the frames {frame_shape}")
+    centres = np.asarray(centres, float).reshape(-1, 2)
+    top = np.clip(np.round(centres[:, 0] - (window - 1) / 2).astype(int), 0, h - window)
+    left = np.clip(np.round(centres[:, 1] - (window - 1) / 2).astype(int), 0, w - window)
+    return np.stack([top, left], 1)
 
 
 @dataclass
