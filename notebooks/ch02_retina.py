@@ -49,6 +49,7 @@ epochs: int = 0  # maximum training epochs per model, early stopping on validati
 data_file: Optional[str] = None  # your own retina recording as an npz (README: Bring your own data) instead of Liu 2017
 
 # %%
+import dataclasses
 import time
 
 import matplotlib.pyplot as plt
@@ -75,16 +76,18 @@ this_run = nb.start_chapter(
     quick=dict(sim_cells=3, sim_trials=4, curve_trials=(1, 3), transfer_cells=2, n_cells=2, n_trials=3,
                window=16, history=12, epochs=8, primate_train_segments=2, primate_epochs=4,
                stnmf_trials=20, movie_cells=1, movie_trials=2, noise_rates=(0.1,), core_history=12, n_validation=1,
-               steps_per_epoch=15, core_epochs=3, core_seconds=15, percell_cells=1, stnmf_cells=2),
+               steps_per_epoch=15, core_epochs=3, core_seconds=15, percell_cells=1, stnmf_cells=2,
+               efficiency_trials=(1,), efficiency_seconds=4),
     cpu=dict(sim_cells=4, sim_trials=6, curve_trials=(1, 2, 6), transfer_cells=3, n_cells=20, n_trials=219,
              window=16, history=12, epochs=12, primate_train_segments=8, primate_epochs=8,
              stnmf_trials=30, movie_cells=2, movie_trials=6, noise_rates=(0.05, 0.1), core_history=20,
-             n_validation=6, steps_per_epoch=100, core_epochs=40, core_seconds=170, percell_cells=2, stnmf_cells=4),
+             n_validation=6, steps_per_epoch=100, core_epochs=40, core_seconds=170, percell_cells=2, stnmf_cells=4,
+             efficiency_trials=(12, 50), efficiency_seconds=35),
     gpu=dict(sim_cells=16, sim_trials=30, curve_trials=(1, 2, 4, 8, 16, 29), transfer_cells=8, n_cells=78,
              n_trials=219, window=20, history=15, epochs=60, primate_train_segments=8, primate_epochs=40,
              stnmf_trials=60, movie_cells=4, movie_trials=20, noise_rates=(0.03, 0.1, 1.0), core_history=25,
              n_validation=8, steps_per_epoch=300, core_epochs=100, core_seconds=3000, percell_cells=8,
-             stnmf_cells=8),
+             stnmf_cells=8, efficiency_trials=(6, 12, 25, 50, 100), efficiency_seconds=600),
     overrides=dict(n_cells=n_cells, n_trials=n_trials, epochs=epochs),
 )
 run_profile, dev, settings = this_run.profile, this_run.device, this_run.settings
@@ -718,6 +721,60 @@ display(Markdown(
 ))
 
 # %% [markdown]
+# ### How much recording the models need (data efficiency on the real cells)
+#
+# The shared core and the strong LN refitted on fewer train trials (the same validation trials; the subsets spread
+# evenly through the recording, so that slow drifts are sampled alike), each capped at `efficiency_seconds`, against
+# the full fit above. Median over the same cells, 95% bootstrap intervals over cells.
+
+# %%
+eff_rows = []
+n_train_all = len(sal_chunks.train)
+for n_tr in [t for t in settings["efficiency_trials"] if t < n_train_all]:
+    part = dataclasses.replace(sal_chunks, train=sal_chunks.train[
+        np.unique(np.round(np.linspace(0, n_train_all - 1, n_tr)).astype(int))])
+    nb.seed_everything(seed)
+    part_core = retina_training.fit_chunks(SharedCoreRetina(len(recs), settings["window"], CORE_HISTORY, **core_arch),
+                                           part, max_seconds=settings["efficiency_seconds"], **chunk_kw)
+    part_ln, _ = retina_training.fit_strong_ln(part, CORE_HISTORY, max_seconds=settings["efficiency_seconds"] / 2,
+                                               **chunk_kw)
+    for name, model in (("CNN", part_core.model), ("LN", part_ln)):
+        corr = metrics.correlation(retina_training.predict_frames(model, sal_chunks.frozen, device=dev), sal_psth)
+        eff_rows.append({"minutes": part.minutes(), "model": name, "corr": corr,
+                         "stopped": part_core.stopped if name == "CNN" else ""})
+for name in ("CNN", "LN"):
+    eff_rows.append({"minutes": sal_chunks.minutes(), "model": name,
+                     "corr": by_model[name]["corr"].to_numpy(), "stopped": core_fit.stopped if name == "CNN" else ""})
+efficiency = pd.DataFrame([{**{k: v for k, v in r.items() if k != "corr"},
+                            **dict(zip(("median_corr", "low", "high"),
+                                       metrics.bootstrap_median_ci(r["corr"], seed=seed), strict=True))}
+                           for r in eff_rows])
+display(efficiency.round(3))
+fig, ax = plt.subplots(figsize=(4.2, 2.8))
+for name, color in (("CNN", "tab:blue"), ("LN", "tab:orange")):
+    e = efficiency[efficiency.model == name]
+    ax.errorbar(e["minutes"], e["median_corr"], yerr=[e["median_corr"] - e["low"], e["high"] - e["median_corr"]],
+                marker="o", color=color, capsize=2, label="shared-core CNN" if name == "CNN" else "strong LN")
+ax.set_xscale("log")
+ax.set_xlabel("minutes of running noise used for training")
+ax.set_ylabel("median PSTH correlation")
+ax.legend(fontsize=8)
+ax.set_title(f"{len(recs)} {cell_noun}s", fontsize=9)
+plt.show()
+eff_small = efficiency[efficiency.minutes == efficiency.minutes.min()].set_index("model")["median_corr"]
+eff_gain = {m: float(np.median(by_model[m]["corr"])) - eff_small[m] for m in ("CNN", "LN")}
+display(Markdown(
+    f"From {efficiency.minutes.min():.0f} to {sal_chunks.minutes():.0f} min of recording the CNN's median moves "
+    f"from {eff_small['CNN']:.2f} to {np.median(by_model['CNN']['corr']):.2f} ({eff_gain['CNN']:+.2f}) and the "
+    f"strong LN's from {eff_small['LN']:.2f} to {np.median(by_model['LN']['corr']):.2f} ({eff_gain['LN']:+.2f}): "
+    + ("the CNN profits more from the longer recording." if eff_gain["CNN"] > eff_gain["LN"] + 0.02 else
+       "the LN profits more from the longer recording." if eff_gain["LN"] > eff_gain["CNN"] + 0.02 else
+       "both profit about equally.")
+    + " Each fit here has the same time cap whatever its data, so the smaller sets get more passes over their "
+    "data; where a fit was stopped by its cap (column `stopped`), more recording could not show its worth."
+))
+
+# %% [markdown]
 # ### Beside the paper
 
 # %%
@@ -1010,9 +1067,8 @@ check_answer("my_gains", np.asarray(my_gains, float), (_ref["CNN"] / _ref["LN"] 
 #   kernels and the STA, without ground truth.
 # * **Natural movies** are model-cell only: photographs with simulated fixational jitter and saccades, not the
 #   natural movies of the paper, and no real cell here was recorded under natural stimuli.
-# * **Not yet in this chapter** (issue 24): the data-efficiency curve on the real cells, the shared core on the
-#   model cells (subunit recovery by a shared core), a natural-stimulus test screened on the ground truth, and
-#   bringing your own retina recording.
+# * **Not yet in this chapter** (issue 24): the shared core on the model cells (subunit recovery by a shared core)
+#   and a natural-stimulus test screened on the ground truth.
 
 # %%
 this_run.save_results(
@@ -1039,6 +1095,9 @@ this_run.save_results(
         "cnn_median_feve": float(by_model["CNN"]["feve"].median()),
         "strong_ln_median_feve": float(by_model["LN"]["feve"].median()),
         "core_stopped_by": core_fit.stopped,
+        "efficiency_minutes": sorted(set(efficiency["minutes"].round(2).tolist())),
+        "efficiency_cnn_median_corr": efficiency.loc[efficiency.model == "CNN", "median_corr"].round(4).tolist(),
+        "efficiency_ln_median_corr": efficiency.loc[efficiency.model == "LN", "median_corr"].round(4).tolist(),
         "core_epochs": len(core_fit.history),
         "shared_minus_own_cnn": [float(v) for v in shared_minus_own],
         "mean_ceiling": mean_ceiling,
