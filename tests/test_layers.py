@@ -22,7 +22,7 @@ LAYERS: dict[str, int] = {
     "metrics": 4, "rf_fit": 4, "evaluation": 4, "inversion": 4, "insilico": 4, "insilico_validation": 4,
     "decoding": 4, "generative": 4,
     "stnmf": 4, "cell_fits": 4, "tuning_similarity": 4, "plotting": 4, "limit_share": 4, "paired_images": 4,
-    "label_agreement": 4, "ablation": 4,
+    "label_agreement": 4, "ablation": 4, "natural_screen": 4, "subunit_recovery": 4,
     "widgets": 5, "course": 5,
     "pipeline": 6,
 }

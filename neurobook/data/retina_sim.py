@@ -18,7 +18,7 @@ import numpy as np
 from neurobook.checks import check_positive_int
 from neurobook.data.retina import RetinaRecording
 
-__all__ = ["LAYOUTS", "biphasic_filter", "simulate_retina", "subunit_layout"]
+__all__ = ["LAYOUTS", "biphasic_filter", "cell_rates", "simulate_retina", "subunit_layout"]
 
 LAYOUTS = ("hex7", "ring6", "pair2", "random5")
 
@@ -67,8 +67,9 @@ def _causal_filter(drive: np.ndarray, f: np.ndarray) -> np.ndarray:
     return out
 
 
-def _rates(frames: np.ndarray, profiles: np.ndarray, f: np.ndarray, cells: list[dict]) -> np.ndarray:
-    """True rates (T, n_cells) before the output gain, from frames (T, H, W)."""
+def cell_rates(frames: np.ndarray, profiles: np.ndarray, f: np.ndarray, cells: list[dict]) -> np.ndarray:
+    """True rates (T, n_cells) before the output gain, from any frames (T, H, W), starting from grey: subunit
+    profiles ``profiles``, temporal filter ``f``, ``cells`` one dict each (see :func:`simulate_retina`)."""
     proj = frames.reshape(len(frames), -1).astype(np.float32) @ profiles.reshape(len(profiles), -1).T
     sub = _causal_filter(proj.astype(np.float64), f)  # (T, n_subunits_total), unit variance (unit-norm k and f)
     out = np.zeros((len(frames), len(cells)))
@@ -152,8 +153,8 @@ def simulate_retina(
     spike_rng = np.random.default_rng([seed, 2])
     running = [frames_of(stim_rng, trial_frames) for _ in range(n_trials)]
     frozen = frames_of(np.random.default_rng([seed, 3]), frozen_frames)
-    raw = [_rates(fr, profiles, f, cells) for fr in running]
-    raw_frozen = _rates(frozen, profiles, f, cells)
+    raw = [cell_rates(fr, profiles, f, cells) for fr in running]
+    raw_frozen = cell_rates(frozen, profiles, f, cells)
     gain = mean_rate / np.concatenate(raw).mean(0)  # scale so the mean running (checkerboard) rate is mean_rate
     movie_meta = None
     if stimulus == "movie":
@@ -167,8 +168,8 @@ def simulate_retina(
                  for k in range(n_trials)]
         frozen_clip = natural_movie(frozen_frames, grid, seed=seed * 1000 + 999, frame_rate=frame_rate, **kw)
         running, frozen = [c.frames for c in clips], frozen_clip.frames
-        raw = [_rates(fr, profiles, f, cells) for fr in running]
-        raw_frozen = _rates(frozen, profiles, f, cells)
+        raw = [cell_rates(fr, profiles, f, cells) for fr in running]
+        raw_frozen = cell_rates(frozen, profiles, f, cells)
         movie_meta = {"positions": [c.positions for c in clips], "saccades": [c.saccade for c in clips],
                       "frozen_positions": frozen_clip.positions, "source": source}
     rates = [r * gain for r in raw]
