@@ -59,6 +59,14 @@ AIMS: dict[str, dict[str, Aim]] = {
         Aim("best_fraction_of_ceiling", "the best cell's fraction of its ceiling", 0.80),
         Aim("cnn_over_strong_ln_median", "the shared-core CNN's PSTH correlation over the strong LN's, median over "
             "salamander cells", 1.30, fmt="{:.2f}x"),
+        Aim("sim_subunit_match_minus_envelope_median", "model cells: the shared core's subunit match minus the "
+            "receptive-field envelope's, median cell", 0.20, fmt="{:+.2f}"),
+        Aim("natural_ln_fraction_of_ceiling", "the natural-stimulus screen: the white-noise strong LN's fraction of "
+            "the exact ceiling on the natural flashes, median model cell", 0.85, direction="at most"),
+        Aim("natural_cnn_fraction_of_ceiling", "the white-noise shared core's fraction of the exact ceiling on the "
+            "natural flashes, median model cell", 0.90),
+        Aim("natural_cnn_minus_ln", "the white-noise shared core minus the white-noise strong LN on the natural "
+            "flashes (fraction of ceiling, median paired difference)", 0.10, fmt="{:+.2f}"),
     ),
     "ch03_decoding": _aims(
         Aim("logistic_position_median", "the converged logistic baseline's median position accuracy", 0.32,

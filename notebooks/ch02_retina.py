@@ -28,7 +28,10 @@
 # **Aims we test** (set by this book's issue from the paper's claims and the field's later models): on the
 # salamander cells, the median cell reaches at least 0.65 of its ceiling and the best at least 0.8; the shared-core
 # CNN's correlation with the frozen-repeat PSTH is at least 1.3× that of a **strong** LN model (fitted filter,
-# non-parametric output) on the median cell.
+# non-parametric output) on the median cell. On model cells with known subunits: the shared core's kernels match
+# the subunits at least 0.2 better than the receptive-field envelope does (median cell); on natural stimuli first
+# screened so that the white-noise strong LN stays at or below 0.85 of the exact ceiling, the white-noise shared
+# core reaches at least 0.9 of it and at least the LN + 0.1.
 #
 # **Outline.** Model cells with known circuits → LN, LN-LN and CNN on them, the exact ceiling, learned filters and
 # STNMF modules against the true subunits, data efficiency, transfer between cells and from white noise to natural
@@ -58,10 +61,20 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 import neurobook as nb
-from neurobook import cell_fits, evaluation, metrics, plotting, retina_training, stnmf, widgets
+from neurobook import (
+    cell_fits,
+    evaluation,
+    metrics,
+    natural_screen,
+    plotting,
+    retina_training,
+    stnmf,
+    subunit_recovery,
+    widgets,
+)
 from neurobook.aims import chapter_aims, verdict
 from neurobook.course import check_answer, check_that
-from neurobook.data import liu2017
+from neurobook.data import liu2017, natural_flash
 from neurobook.data.chichilnisky import load_chichilnisky
 from neurobook.data.retina import RetinaRecording
 from neurobook.data.retina_file import load_retina_file
@@ -77,17 +90,19 @@ this_run = nb.start_chapter(
                window=16, history=12, epochs=8, primate_train_segments=2, primate_epochs=4,
                stnmf_trials=20, movie_cells=1, movie_trials=2, noise_rates=(0.1,), core_history=12, n_validation=1,
                steps_per_epoch=15, core_epochs=3, core_seconds=15, percell_cells=1, stnmf_cells=2,
-               efficiency_trials=(1,), efficiency_seconds=4),
+               efficiency_trials=(1,), efficiency_seconds=2, sim_core_trials=3, sim_core_seconds=8, flash_trials=1),
     cpu=dict(sim_cells=4, sim_trials=6, curve_trials=(1, 2, 6), transfer_cells=3, n_cells=20, n_trials=219,
              window=16, history=12, epochs=12, primate_train_segments=8, primate_epochs=8,
              stnmf_trials=30, movie_cells=2, movie_trials=6, noise_rates=(0.05, 0.1), core_history=20,
-             n_validation=6, steps_per_epoch=100, core_epochs=40, core_seconds=170, percell_cells=2, stnmf_cells=4,
-             efficiency_trials=(12, 50), efficiency_seconds=35),
+             n_validation=6, steps_per_epoch=100, core_epochs=40, core_seconds=150, percell_cells=2, stnmf_cells=4,
+             efficiency_trials=(12, 50), efficiency_seconds=25, sim_core_trials=12, sim_core_seconds=70,
+             flash_trials=2),
     gpu=dict(sim_cells=16, sim_trials=30, curve_trials=(1, 2, 4, 8, 16, 29), transfer_cells=8, n_cells=78,
              n_trials=219, window=20, history=15, epochs=60, primate_train_segments=8, primate_epochs=40,
              stnmf_trials=60, movie_cells=4, movie_trials=20, noise_rates=(0.03, 0.1, 1.0), core_history=25,
              n_validation=8, steps_per_epoch=300, core_epochs=100, core_seconds=3000, percell_cells=8,
-             stnmf_cells=8, efficiency_trials=(6, 12, 25, 50, 100), efficiency_seconds=600),
+             stnmf_cells=8, efficiency_trials=(6, 12, 25, 50, 100), efficiency_seconds=600,
+             sim_core_trials=30, sim_core_seconds=900, flash_trials=6),
     overrides=dict(n_cells=n_cells, n_trials=n_trials, epochs=epochs),
 )
 run_profile, dev, settings = this_run.profile, this_run.device, this_run.settings
@@ -99,6 +114,7 @@ if not 1 <= settings["n_cells"] <= max_cells:
     raise ValueError(f"n_cells must be in 1..{max_cells}; got {settings['n_cells']}")
 user_recs = None if data_file is None else load_retina_file(data_file, window=settings["window"])  # checked first
 HISTORY = settings["history"]
+core_arch = dict(channels=(8, 8), kernels=(5, 3), noise_std=0.1)  # the shared core, for model and salamander cells
 fit_kw = dict(epochs=settings["epochs"], device=dev, seed=seed)
 display(Markdown(this_run.describe()))
 
@@ -243,6 +259,57 @@ for i, f in enumerate(spatial):
 fig.suptitle(f"Model cell {best_sim} ({sim.meta['layout'][best_sim]}): true subunits (top) and the CNN's "
              "first-layer spatial filters (bottom)", y=1.03)
 plt.show()
+
+# %% [markdown]
+# ### The shared core on the model cells
+#
+# The salamander section's **shared-core CNN** (one bank of 8 layer-1 kernels of 5×5 stixels for all cells, a
+# readout per cell; described there) fitted to all model cells at once on `sim_core_trials` white-noise trials (the
+# same cells and stimulus as above, more trials), with the same trainer, early stopping on a validation trial and a
+# time cap. Every cell's true subunits are matched against the one bank of kernels (one kernel per subunit at its
+# best position; |r|, since with the ON/OFF rectification a kernel serves both polarities). Controls: the
+# **envelope**, the strong LN's spatial filter (same cells, same trials) centre-cropped to 5×5 and offered for
+# every subunit, and an **untrained** core. Aim: the median cell's match at least the envelope's + 0.2.
+
+# %%
+sim_wn = simulate_retina(n_cells=settings["sim_cells"], n_trials=settings["sim_core_trials"] + 1, seed=seed)
+assert all(np.array_equal(a, b) for a, b in zip(sim_wn.meta["subunits"], sim.meta["subunits"], strict=True)), \
+    "the same model cells (their output gain is recalibrated on the longer recording)"
+sim_chunks = retina_training.chunks_from_recordings(sim_wn, n_validation=1)
+nb.seed_everything(seed)
+sim_core = retina_training.fit_chunks(
+    SharedCoreRetina(sim.n_cells, sim_wn.frame_shape[0], HISTORY, **core_arch), sim_chunks,
+    steps_per_epoch=settings["steps_per_epoch"], max_epochs=settings["core_epochs"],
+    max_seconds=settings["sim_core_seconds"], device=dev, seed=seed)
+sim_ln, _ = retina_training.fit_strong_ln(sim_chunks, HISTORY, steps_per_epoch=settings["steps_per_epoch"],
+                                          max_epochs=settings["core_epochs"],
+                                          max_seconds=settings["sim_core_seconds"] / 3, device=dev, seed=seed)
+core_match = subunit_recovery.subunit_table(sim_core.model, sim_wn, subunit_recovery.envelope_filters(sim_ln),
+                                            untrained_seed=seed)
+core_summary = subunit_recovery.recovery_summary(core_match, seed=seed)
+display(core_match.round(3))
+core_minus_env = core_summary["median_matched_minus_envelope"]
+core_minus_env_ci = core_summary["median_matched_minus_envelope_ci"]
+display(Markdown(
+    f"Shared core ({sim_chunks.minutes():.1f} min of white noise, {len(sim_core.history)} epochs, stopped by "
+    f"**{sim_core.stopped}**): median matched |r| **{core_summary['median_matched']:.2f}** against "
+    f"{core_summary['median_envelope']:.2f} for the envelope and {core_summary['median_untrained']:.2f} for an "
+    f"untrained core; paired per cell, matched minus envelope {core_minus_env:+.2f} "
+    f"[{core_minus_env_ci[0]:+.2f}, {core_minus_env_ci[1]:+.2f}] (median, 95% bootstrap interval over "
+    f"{len(core_match)} cells). Letting each subunit take its best kernel (a convolution reuses a kernel at every "
+    f"position; the envelope is scored that way): {core_summary['median_reuse']:.2f}, "
+    f"{core_summary['median_reuse_minus_envelope']:+.2f} over the envelope. By polarity: "
+    + "; ".join(f"{pol} cells {v['median_matched']:.2f} (envelope {v['median_envelope']:.2f}, n = {v['n_cells']})"
+                for pol, v in core_summary["by_polarity"].items()) + ". "
+    + ("The aim (envelope + 0.2) is met: the shared kernels are the subunits, not the receptive field as a whole."
+       if core_minus_env >= 0.2 else
+       "The aim (envelope + 0.2) is **not met** in this run: "
+       + ("the core's training was cut by its time cap, and " if sim_core.stopped == "time" else "")
+       + "a 5×5 kernel correlates well with a 5×5 crop of the envelope too (the subunits are about 2 stixels "
+       "wide, the envelope a blur of several of them), so beating the envelope by 0.2 asks for kernels that are "
+       "single subunits and nothing more; a cell of 7 subunits needs 7 of the 8 kernels to be distinct subunits, "
+       "while a convolutional core needs only one subunit-shaped kernel applied everywhere.")
+))
 
 # %% [markdown]
 # ### STNMF on the model cells
@@ -516,6 +583,72 @@ fig.suptitle("A natural movie: frames within fixations, and the eye path (grey l
 plt.show()
 
 # %% [markdown]
+# ### A white-noise → natural test that can fail
+#
+# A test of the circuit must use stimuli on which an LN model fails. We **screen the stimuli on the ground truth
+# first**: on the stimuli chosen, the strong LN (fitted filter, binned output) of each model cell, fitted on white
+# noise, must stay at or below 0.85 of the exact ceiling. The movies above fail this screen. The stimuli that pass
+# are **flashed natural patches** (`neurobook.data.natural_flash`): full-resolution patches of the same photographs
+# (one pixel per stixel, no block averaging) in a Gaussian aperture of the receptive field's size, their contrast
+# normalized **inside** that aperture (RF-weighted RMS contrast 0.4 about an RF-weighted mean of RMS 0.08), each
+# flashed for 200 ms after 200 ms of grey; a frozen sequence of 60 flashes repeated 15 times (so the ceiling is not
+# near 1). The parameters were chosen on cells of another seed (`neurobook.natural_screen`'s docstring gives the
+# measurements). Control (Turner & Rieke 2016): each flash replaced by the **uniform patch** of the same
+# receptive-field-weighted mean, which drives a linear cell exactly as the natural patch does. The test: the
+# **white-noise shared core** (above) on the natural flashes, aim at least 0.9 of the exact ceiling and at least the
+# white-noise LN + 0.1 (paired over cells).
+
+# %%
+flashes = natural_flash.simulate_flashes(natural_flash.model_cells(sim_wn), n_trials=settings["flash_trials"],
+                                         data_dir=data_dir, seed=seed)
+screen = natural_screen.natural_screen(sim_wn, flashes, ln=sim_ln)
+n_mv = movie_rec.n_cells
+movie_ln = retina_training.NonparametricLN(sim_ln.ln, sim_ln.rows[:n_mv].cpu().numpy(),
+                                           sim_ln.centres[:n_mv].cpu().numpy(), sim_ln.values[:n_mv].cpu().numpy())
+movie_screen = natural_screen.natural_screen(sim_wn.select_cells(np.arange(n_mv)), movie_rec, ln=movie_ln)
+flash_cnn = natural_screen.score_model(sim_core.model, flashes.frozen, flashes.frozen_counts,
+                                       flashes.meta["true_rate_frozen"])
+screen["cnn_fraction"] = flash_cnn["fraction"].to_numpy()
+display(screen.round(3))
+natural_ln_fraction = float(screen["ln_fraction"].median())
+natural_cnn_fraction, *natural_cnn_ci = metrics.bootstrap_median_ci(screen["cnn_fraction"].to_numpy(), seed=seed)
+natural_diff, *natural_diff_ci = metrics.bootstrap_median_ci(
+    (screen["cnn_fraction"] - screen["ln_fraction"]).to_numpy(), seed=seed)
+screen_ok = natural_screen.screen_passes(screen)
+display(Markdown(
+    f"**Data:** the {flashes.n_cells} model cells above on flashed natural patches (photographs: "
+    f"`{flashes.meta['flash']['source']}`), frozen sequence of {flashes.frozen.shape[0]} frames × "
+    f"{flashes.frozen_counts.shape[0]} repeats, exact ceiling {screen['ceiling'].mean():.2f} on average.\n\n"
+    f"**The screen.** The white-noise strong LN reaches {natural_ln_fraction:.2f} of the exact ceiling (median cell; "
+    f"with its output refit on {settings['flash_trials']} natural training trial(s), "
+    f"{screen['best_ln_fraction'].median():.2f} at best), against "
+    f"{movie_screen['best_ln_fraction'].median():.2f} on the movies above: the flashes "
+    + ("pass the screen (at most 0.85) and the movies do not."
+       if screen_ok and not natural_screen.screen_passes(movie_screen) else
+       "pass the screen." if screen_ok else "**do not pass** the screen in this run, so the test below cannot "
+       "tell the circuit from its receptive field.")
+    + f" On the uniform control the same LN reaches {screen['ln_uniform_fraction'].median():.2f} of that "
+    "sequence's ceiling: what the LN misses on the natural patches is their spatial structure inside the receptive "
+    "field, which the cells' rectified subunits see.\n\n"
+    f"**The test.** The white-noise shared core reaches **{natural_cnn_fraction:.2f}** "
+    f"[{natural_cnn_ci[0]:.2f}, {natural_cnn_ci[1]:.2f}] of the exact ceiling (median cell, bootstrap over cells), "
+    f"{natural_diff:+.2f} [{natural_diff_ci[0]:+.2f}, {natural_diff_ci[1]:+.2f}] against the white-noise LN, paired. "
+    + ("Both aims are met: what the core learned from white noise is the circuit, and it carries over to natural "
+       "stimuli an LN model cannot predict."
+       if natural_cnn_fraction >= 0.9 and natural_diff >= 0.1 else
+       "Aims: " + ("0.9 of the ceiling met; " if natural_cnn_fraction >= 0.9 else "0.9 of the ceiling **not met**; ")
+       + ("LN + 0.1 met. " if natural_diff >= 0.1 else "LN + 0.1 **not met**. ")
+       + (f"The core was stopped by its time cap after {len(sim_core.history)} epochs on "
+          f"{sim_chunks.minutes():.0f} min of white noise; trained until early stopping on 8 min of it (one CPU "
+          "core, 8 minutes) the same core reached 0.93 on cells of another seed, so this profile's shortfall is "
+          "training time." if sim_core.stopped == "time" else
+          f"The core stopped at this profile's limit of {len(sim_core.history)} epochs, not by early stopping, so "
+          "it is undertrained." if sim_core.stopped == "max_epochs" else
+          "The core converged (early stopping), so the shortfall is the core's: it did not learn the subunits "
+          "well enough from this much white noise."))
+))
+
+# %% [markdown]
 # ## Primate parasol cells: temporal models
 #
 # {cite:t}`uzzell2004precision` recorded macaque ON and OFF parasol cells under **full-field** binary white noise
@@ -656,7 +789,6 @@ display(Markdown(
 #   network per cell), for the `percell_cells` highest-rate cells of this profile.
 
 # %%
-core_arch = dict(channels=(8, 8), kernels=(5, 3), noise_std=0.1)
 chunk_kw = dict(steps_per_epoch=settings["steps_per_epoch"], max_epochs=settings["core_epochs"], device=dev,
                 seed=seed)
 nb.seed_everything(seed)
@@ -781,6 +913,9 @@ display(Markdown(
 AIMS = chapter_aims("ch02_retina")  # each threshold defined once, in neurobook/aims.py (the scorecard reads it too)
 aim_median, aim_ceiling, aim_ratio = (AIMS[k] for k in ("median_fraction_of_ceiling", "best_fraction_of_ceiling",
                                                          "cnn_over_strong_ln_median"))
+aim_subunits, aim_screen, aim_natural, aim_natural_gain = (AIMS[k] for k in (
+    "sim_subunit_match_minus_envelope_median", "natural_ln_fraction_of_ceiling", "natural_cnn_fraction_of_ceiling",
+    "natural_cnn_minus_ln"))
 aims = pd.DataFrame([
     {"measure": "median cell, fraction of its ceiling", "aim": aim_median.target,
      "ours": f"{median_fraction:.2f} [{median_fraction_ci[0]:.2f}, {median_fraction_ci[1]:.2f}]",
@@ -790,10 +925,24 @@ aims = pd.DataFrame([
     {"measure": "CNN / strong LN, PSTH correlation, median cell", "aim": aim_ratio.target,
      "ours": f"{cnn_over_strong_ln:.2f}x [{cnn_over_strong_ln_ci[0]:.2f}, {cnn_over_strong_ln_ci[1]:.2f}]",
      "met": aim_ratio.met(cnn_over_strong_ln)},
-    {"measure": "model cells: filters match true subunits (Hungarian |r|)",
+    {"measure": "model cells: per-cell CNN filters match true subunits (Hungarian |r|)",
      "aim": "filters resemble subunits (qualitative)",
      "ours": f"{sim_match:.2f} (envelope {sim_envelope:.2f}, untrained {match['untrained_r'].mean():.2f})",
      "met": sim_match >= sim_envelope + 0.1},
+    {"measure": "model cells: shared core's subunit match minus the envelope's, median cell",
+     "aim": aim_subunits.target,
+     "ours": f"{core_minus_env:+.2f} [{core_minus_env_ci[0]:+.2f}, {core_minus_env_ci[1]:+.2f}]",
+     "met": aim_subunits.met(core_minus_env)},
+    {"measure": "natural flashes: white-noise strong LN, fraction of the exact ceiling (the screen)",
+     "aim": aim_screen.target, "ours": f"{natural_ln_fraction:.2f}", "met": aim_screen.met(natural_ln_fraction)},
+    {"measure": "natural flashes: white-noise shared core, fraction of the exact ceiling",
+     "aim": aim_natural.target,
+     "ours": f"{natural_cnn_fraction:.2f} [{natural_cnn_ci[0]:.2f}, {natural_cnn_ci[1]:.2f}]",
+     "met": aim_natural.met(natural_cnn_fraction)},
+    {"measure": "natural flashes: shared core minus strong LN (paired, median cell)",
+     "aim": aim_natural_gain.target,
+     "ours": f"{natural_diff:+.2f} [{natural_diff_ci[0]:+.2f}, {natural_diff_ci[1]:+.2f}]",
+     "met": aim_natural_gain.met(natural_diff)},
 ])
 display(aims)
 short = [a for a, met in zip(aims["measure"], aims["met"], strict=True) if not met]
@@ -819,9 +968,10 @@ display(Markdown(
           f"below half the strong LN's); {sum(v == 'ON' for v in polarity.values())} of the {len(recs)} cells are ON "
           "cells, and a core fitted mostly to OFF cells can leave them out." if len(bad) else ""))
 ))
-display(Markdown("\n".join(f"* {verdict(a, v)}" for a, v in ((aim_median, median_fraction),
-                                                             (aim_ceiling, best_fraction),
-                                                             (aim_ratio, cnn_over_strong_ln)))))
+display(Markdown("\n".join(f"* {verdict(a, v)}" for a, v in (
+    (aim_median, median_fraction), (aim_ceiling, best_fraction), (aim_ratio, cnn_over_strong_ln),
+    (aim_subunits, core_minus_env), (aim_screen, natural_ln_fraction), (aim_natural, natural_cnn_fraction),
+    (aim_natural_gain, natural_diff)))))
 
 # %% tags=["hide-input"]
 k = int(by_model["CNN"]["fraction_of_ceiling"].idxmax())
@@ -1067,8 +1217,8 @@ check_answer("my_gains", np.asarray(my_gains, float), (_ref["CNN"] / _ref["LN"] 
 #   kernels and the STA, without ground truth.
 # * **Natural movies** are model-cell only: photographs with simulated fixational jitter and saccades, not the
 #   natural movies of the paper, and no real cell here was recorded under natural stimuli.
-# * **Not yet in this chapter** (issue 24): the shared core on the model cells (subunit recovery by a shared core)
-#   and a natural-stimulus test screened on the ground truth.
+# * **Natural stimuli.** The flashed patches are a screen on model cells, not the natural movies of the paper;
+#   no real cell here was recorded under natural stimuli.
 
 # %%
 this_run.save_results(
@@ -1102,6 +1252,21 @@ this_run.save_results(
         "shared_minus_own_cnn": [float(v) for v in shared_minus_own],
         "mean_ceiling": mean_ceiling,
         "sim_subunit_match": sim_match,
+        "sim_subunit_match_minus_envelope_median": float(core_minus_env),
+        "sim_subunit_match_minus_envelope_median_ci": [float(v) for v in core_minus_env_ci],
+        "sim_core_subunit_match_median": core_summary["median_matched"],
+        "sim_core_envelope_match_median": core_summary["median_envelope"],
+        "sim_core_untrained_match_median": core_summary["median_untrained"],
+        "sim_core_stopped_by": sim_core.stopped,
+        "natural_ln_fraction_of_ceiling": natural_ln_fraction,
+        "natural_best_ln_fraction_of_ceiling": float(screen["best_ln_fraction"].median()),
+        "natural_cnn_fraction_of_ceiling": float(natural_cnn_fraction),
+        "natural_cnn_fraction_of_ceiling_ci": [float(v) for v in natural_cnn_ci],
+        "natural_cnn_minus_ln": float(natural_diff),
+        "natural_cnn_minus_ln_ci": [float(v) for v in natural_diff_ci],
+        "natural_screen_passed": screen_ok,
+        "movie_best_ln_fraction_of_ceiling": float(movie_screen["best_ln_fraction"].median()),
+        "natural_uniform_ln_fraction": float(screen["ln_uniform_fraction"].median()),
         "sim_untrained_match": float(match["untrained_r"].mean()),
         "sim_envelope_match": sim_envelope,
         "sim_stnmf_match": st_match,
