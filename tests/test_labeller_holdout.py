@@ -6,8 +6,8 @@ from neurobook.evaluation import labeller_holdout
 
 
 def test_frozen_labeller_on_a_held_out_population():
-    table = labeller_holdout(per_type=25)
-    assert set(table.index) == {"gabor", "complex", "dog", "texture"} and (table["cells"] == 25).all()
+    table = labeller_holdout(per_type=15)  # the chapter's own run uses 25 per type; 15 keeps the suite in budget
+    assert set(table.index) == {"gabor", "complex", "dog", "texture"} and (table["cells"] == 15).all()
     assert (table["share labelled as its type"] >= 0.8).all()
     assert (table["Wilson 95% low"] >= 0.65).all()
 
