@@ -882,6 +882,8 @@ efficiency = pd.DataFrame([{**{k: v for k, v in r.items() if k != "corr"},
                                        metrics.bootstrap_median_ci(r["corr"], seed=seed), strict=True))}
                            for r in eff_rows])
 display(efficiency.round(3))
+
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(4.2, 2.8))
 for name, color in (("CNN", "tab:blue"), ("LN", "tab:orange")):
     e = efficiency[efficiency.model == name]
