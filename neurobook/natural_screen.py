@@ -91,23 +91,11 @@ def refit_output(ln: rt.NonparametricLN, recording: RetinaRecording, n_bins: int
         row = ln.rows[c : c + 1]
         g = np.concatenate([ln.ln.generator(_frames(f).to(device), row)[0].cpu().numpy() for f in recording.frames])
         y = np.concatenate([cnt[h - 1 :, c] for cnt in recording.counts]).astype(np.float64)
-        cen, val = _binned_means(g, y, n_bins)
+        cen, val = rt.binned_output(g, y, n_bins)
         centres.append(cen)
         values.append(val)
     return rt.NonparametricLN(ln.ln, ln.rows.cpu().numpy(), np.stack(centres), np.stack(values),
                               ln.extrapolate).to(device).eval()
-
-
-def _binned_means(g: np.ndarray, y: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean ``y`` in quantile bins of ``g``: bin centres and values, ``n_bins`` each (as fit_strong_ln bins)."""
-    edges = np.quantile(g, np.linspace(0, 1, n_bins + 1))
-    which = np.clip(np.searchsorted(edges, g, side="right") - 1, 0, n_bins - 1)
-    sums, n = np.bincount(which, y, n_bins), np.bincount(which, minlength=n_bins)
-    keep = n > 0
-    cen = np.bincount(which, g, n_bins)[keep] / n[keep]
-    order = np.argsort(cen)
-    centres = np.interp(np.linspace(0, 1, n_bins), np.linspace(0, 1, keep.sum()), cen[order])
-    return centres, np.interp(centres, cen[order], (sums[keep] / n[keep])[order])
 
 
 def score_model(model: nn.Module, frames: np.ndarray, counts: np.ndarray, true_rate: np.ndarray,

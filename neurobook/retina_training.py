@@ -26,8 +26,17 @@ from neurobook.config import resolve_device, seed_everything
 from neurobook.data.retina import RetinaRecording
 from neurobook.models.retina_core import ChunkLN
 
-__all__ = ["CellChunks", "ChunkFit", "NonparametricLN", "chunks_from_recordings", "fit_chunks", "fit_strong_ln",
-           "predict_frames", "validation_nll"]
+__all__ = [
+    "CellChunks",
+    "ChunkFit",
+    "NonparametricLN",
+    "binned_output",
+    "chunks_from_recordings",
+    "fit_chunks",
+    "fit_strong_ln",
+    "predict_frames",
+    "validation_nll",
+]
 
 
 @dataclass
@@ -286,6 +295,19 @@ def _sta_init(ln: ChunkLN, chunks: CellChunks, copies: int, trials: np.ndarray) 
                 ln.weight[c * copies + j] = sta
 
 
+def binned_output(g: np.ndarray, y: np.ndarray, n_bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """A non-parametric output nonlinearity: mean ``y`` in ``n_bins`` quantile bins of the generator ``g``, as
+    ``n_bins`` bin centres and values (empty bins interpolated)."""
+    edges = np.quantile(g, np.linspace(0, 1, n_bins + 1))
+    which = np.clip(np.searchsorted(edges, g, side="right") - 1, 0, n_bins - 1)
+    sums, n = np.bincount(which, y, n_bins), np.bincount(which, minlength=n_bins)
+    keep = n > 0
+    cen = np.bincount(which, g, n_bins)[keep] / n[keep]
+    order = np.argsort(cen)
+    centres = np.interp(np.linspace(0, 1, n_bins), np.linspace(0, 1, keep.sum()), cen[order])
+    return centres, np.interp(centres, cen[order], (sums[keep] / n[keep])[order])
+
+
 def fit_strong_ln(chunks: CellChunks, history: int, *, penalties: Sequence[float] = (0.1, 1.0, 10.0, 100.0),
                   n_bins: int = 40, lr: float = 2e-2, device: str | torch.device = "auto", seed: int = 0,
                   **fit_kw) -> tuple[NonparametricLN, dict]:
@@ -307,15 +329,9 @@ def fit_strong_ln(chunks: CellChunks, history: int, *, penalties: Sequence[float
                 x = chunks.cell_frames(c)[k][None].to(dev)
                 gens.append(fit.model.generator(x, torch.tensor([row], device=dev))[0].cpu().numpy())
                 ys.append(chunks.counts[c, k, history - 1 :].numpy())
-            g, y = np.concatenate(gens), np.concatenate(ys)
-            edges = np.quantile(g, np.linspace(0, 1, n_bins + 1))
-            which = np.clip(np.searchsorted(edges, g, side="right") - 1, 0, n_bins - 1)
-            sums, n = np.bincount(which, y, n_bins), np.bincount(which, minlength=n_bins)
-            keep = n > 0
-            cen = np.bincount(which, g, n_bins)[keep] / n[keep]
-            order = np.argsort(cen)
-            centres.append(np.interp(np.linspace(0, 1, n_bins), np.linspace(0, 1, keep.sum()), cen[order]))
-            values.append(np.interp(centres[-1], cen[order], (sums[keep] / n[keep])[order]))
+            cen, val = binned_output(np.concatenate(gens), np.concatenate(ys), n_bins)
+            centres.append(cen)
+            values.append(val)
     model = NonparametricLN(fit.model, rows, np.stack(centres), np.stack(values)).eval()
     summary = {"penalty": np.asarray(penalties)[choice], "epochs": fit.best_epoch, "stopped": fit.stopped,
                "seconds": fit.seconds, "history": fit.history}

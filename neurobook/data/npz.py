@@ -49,19 +49,26 @@ class UserDataError(ValueError):
     """A user's npz does not fit the layout; the message says which field and what it should be."""
 
 
-def _read(path: Path) -> dict[str, np.ndarray]:
+def read_arrays(path: Path, required: tuple[str, ...], optional: tuple[str, ...],
+                layout_help: str) -> dict[str, np.ndarray]:
+    """The ``required`` and present ``optional`` arrays of a user's npz; :class:`UserDataError` naming what is wrong
+    (a missing array, a truncated or pickled file) and the expected layout ``layout_help``."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in REQUIRED if k not in z.files]
+            missing = [k for k in required if k not in z.files]
             if missing:
-                raise UserDataError(f"{path}: missing array(s) {missing}; found {z.files}. Expected {LAYOUT_HELP}")
-            return {k: z[k] for k in (*REQUIRED, *OPTIONAL) if k in z.files}
+                raise UserDataError(f"{path}: missing array(s) {missing}; found {z.files}. Expected {layout_help}")
+            return {k: z[k] for k in (*required, *optional) if k in z.files}
     except UserDataError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
         raise UserDataError(f"{path} could not be read as an npz ({type(err).__name__}: {err}); the file is "
                             f"truncated or not an npz. Save it again with numpy.savez. "
-                            f"Expected {LAYOUT_HELP}") from None
+                            f"Expected {layout_help}") from None
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    return read_arrays(path, REQUIRED, OPTIONAL, LAYOUT_HELP)
 
 
 def _check_numeric(path: Path, name: str, arr: np.ndarray, ndim: int, shape_text: str) -> None:

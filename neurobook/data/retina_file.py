@@ -27,12 +27,11 @@ taken from every frame (frames no larger than the window are used whole). The re
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from neurobook.data.npz import UserDataError
+from neurobook.data.npz import UserDataError, read_arrays
 from neurobook.data.retina import RetinaRecording, crop_corners, sta_peak
 
 __all__ = ["LAYOUT_HELP", "load_retina_file", "save_retina_file"]
@@ -58,18 +57,7 @@ def save_retina_file(path: str | os.PathLike, recording: RetinaRecording) -> Pat
 def _read(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise UserDataError(f"data_file '{path}' does not exist. Expected {LAYOUT_HELP}")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in REQUIRED if k not in z.files]
-            if missing:
-                raise UserDataError(f"{path}: missing array(s) {missing}; found {z.files}. Expected {LAYOUT_HELP}")
-            return {k: z[k] for k in (*REQUIRED, *OPTIONAL) if k in z.files}
-    except UserDataError:
-        raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
-        raise UserDataError(f"{path} could not be read as an npz ({type(err).__name__}: {err}); the file is "
-                            f"truncated, pickled or not an npz. Save it again with numpy.savez. "
-                            f"Expected {LAYOUT_HELP}") from None
+    return read_arrays(path, REQUIRED, OPTIONAL, LAYOUT_HELP)
 
 
 def _numeric(path: Path, name: str, arr: np.ndarray, shape_text: str, ndim: int, counts: bool = False) -> None:
