@@ -890,6 +890,8 @@ for name, color in (("CNN", "tab:blue"), ("LN", "tab:orange")):
     ax.errorbar(e["minutes"], e["median_corr"], yerr=[e["median_corr"] - e["low"], e["high"] - e["median_corr"]],
                 marker="o", color=color, capsize=2, label="shared-core CNN" if name == "CNN" else "strong LN")
 ax.set_xscale("log")
+ax.set_xticks(sorted(set(efficiency["minutes"])), [f"{m:.0f}" for m in sorted(set(efficiency["minutes"]))])
+ax.minorticks_off()
 ax.set_xlabel("minutes of running noise used for training")
 ax.set_ylabel("median PSTH correlation")
 ax.legend(fontsize=8)
