@@ -70,8 +70,8 @@ if n_components < -1:
     raise ValueError(f"n_components must be >= -1 (-1 means the profile choice, 0 no PCA), got {n_components}")
 this_run = nb.start_chapter(
     profile, device, seed,
-    quick=dict(n_mice=4, n_components=64, neural_steps=200, latent=64, hidden=256, n_seeds=1, transfer_folds=4,
-               transfer_steps=150, adapt_steps=100, transfer_lr=1e-2, detail_mice=4, sim_sessions=2, batch=256,
+    quick=dict(n_mice=4, n_components=64, neural_steps=150, latent=64, hidden=256, n_seeds=1, transfer_folds=2,
+               transfer_steps=120, adapt_steps=80, transfer_lr=1e-2, detail_mice=4, sim_sessions=2, batch=256,
                image_components=128, transfer_batch=64, poisson_steps=100, fewshot_poisson_steps=60,
                logistic_iter=300, logistic_steps=120),
     cpu=dict(n_mice=58, n_components=64, neural_steps=250, latent=64, hidden=256, n_seeds=1, transfer_folds=8,

@@ -87,7 +87,7 @@ from neurobook.tuning_similarity import distribution_similarity, ks_similarity, 
 this_run = nb.start_chapter(
     profile, device, seed,
     quick=dict(downsample=4, n_neurons=150, max_train=800, epochs=3, channels=8, layers=2, n_seeds=2,
-               insilico_neurons=30, n_boot=200, browser_neurons=3, validation_units=12,
+               insilico_neurons=30, n_boot=200, browser_neurons=2, validation_units=12,
                task_size=16, task_channels=8, task_steps=10, task_batch=32),
     cpu=dict(downsample=4, n_neurons=500, max_train=2000, epochs=8, channels=8, layers=2, n_seeds=5,
              insilico_neurons=100, n_boot=300, browser_neurons=8, validation_units=24,
