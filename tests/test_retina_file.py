@@ -70,3 +70,54 @@ def test_missing_or_unreadable_file(tmp_path):
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(UserDataError, match="could not be read as an npz"):
         load_retina_file(bad)
+
+
+def test_a_stimulus_named_by_its_seed_loads_like_its_frames(sim, tmp_path):
+    stored = load_retina_file(save_retina_file(tmp_path / "frames.npz", sim), window=10, max_trials=3)
+    seeded_path = save_retina_file(tmp_path / "seeds.npz", sim, seeds_only=True)
+    with np.load(seeded_path) as z:
+        assert "frames" not in z.files and str(z["stimulus_generator"]) == "numpy_binary"
+    seeded = load_retina_file(seeded_path, window=10, max_trials=3, progress=False)
+    assert seeded_path.stat().st_size < (tmp_path / "frames.npz").stat().st_size / 4
+    for a, b in zip(stored, seeded, strict=True):
+        assert a.meta["window"] == b.meta["window"] and a.meta["peak_lag"] == b.meta["peak_lag"]
+        np.testing.assert_allclose(a.meta["sta_map"], b.meta["sta_map"], atol=1e-6)
+        for fa, fb in zip(a.frames, b.frames, strict=True):
+            np.testing.assert_array_equal(fa, fb)
+        np.testing.assert_array_equal(a.frozen, b.frozen)
+
+
+def test_a_wrong_seed_finds_no_receptive_field(sim, tmp_path):
+    """A check that can fail: the same counts against another seed's frames lose the cells' receptive fields."""
+    path = save_retina_file(tmp_path / "seeds.npz", sim, seeds_only=True)
+    arrays = dict(np.load(path))
+    right = load_retina_file(path, window=10, progress=False)
+    arrays["stimulus_seed"] = np.array([99, 1])
+    np.savez(path, **arrays)
+    wrong = load_retina_file(path, window=10, progress=False)
+    envelopes = [np.sum(s, 0).ravel() for s in sim.meta["subunits"]]
+
+    def match(recs) -> list[float]:
+        return [abs(np.corrcoef(r.meta["sta_map"].ravel(), e)[0, 1]) for r, e in zip(recs, envelopes, strict=True)]
+
+    assert min(match(right)) > 0.25 and max(match(wrong)) < 0.15, (match(right), match(wrong))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda a: a.update(stimulus_generator=np.str_("matlab_rand")), "stimulus_generator must be one of"),
+    (lambda a: a.pop("frozen_seed"), "missing ['frozen_seed']"),
+    (lambda a: a.update(frames=np.zeros((4, 600, 20, 20), np.int8)), "not both"),
+    (lambda a: a.update(stimulus_seed=np.array(1.5)), "stimulus_seed must be an int"),
+    (lambda a: a.update(stimulus_generator=np.str_("retinawhitenoise_binary")), "must be one int for retinawhite"),
+    (lambda a: a.update(frame_shape=np.array([20, 0])), "frame_shape must be two positive ints"),
+    (lambda a: [a.pop(k) for k in ("stimulus_generator", "stimulus_seed", "frozen_seed", "frame_shape")],
+     "missing array(s) ['frames', 'frozen']"),
+])
+def test_each_malformed_stimulus_name_gets_its_message(sim, tmp_path, change, message):
+    path = save_retina_file(tmp_path / "seeds.npz", sim, seeds_only=True)
+    arrays = dict(np.load(path))
+    change(arrays)
+    np.savez(path, **arrays)
+    with pytest.raises(UserDataError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+                       .replace("]", r"\]")):
+        load_retina_file(path, window=10, progress=False)

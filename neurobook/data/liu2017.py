@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from neurobook.data.fetch import ChecksumError, data_file
 from neurobook.data.paths import cache_dir
 from neurobook.data.retina import RetinaRecording, crop_corners, sta_peak
+from neurobook.data.stimulus_generators import binary_trials
 from neurobook.files import atomic_path
 
 __all__ = ["FRAME_SHAPE", "NAME", "N_CELLS", "firing_rates", "frozen_frames", "load_liu2017", "running_frames"]
@@ -43,13 +44,7 @@ STA_LAGS = (3, 4, 5, 6)  # frames before the spike where the salamander STAs pea
 
 
 def _recreate(seed: int, n_frames: int, n_trials: int):
-    try:
-        from retinawhitenoise import binarystimulus
-    except ImportError as err:  # pragma: no cover - the package is pinned in requirements.txt
-        raise ImportError("regenerating the Liu 2017 stimulus needs the PyPI package retinawhitenoise "
-                          "(pip install retinawhitenoise==1.0.1)") from err
-    for x in binarystimulus.recreate(seed, (FRAME_SHAPE[1], FRAME_SHAPE[0]), n_frames, n_trials):
-        yield np.ascontiguousarray(np.transpose(x, (2, 1, 0)))  # (x, y, frame) -> (frame, y, x)
+    yield from binary_trials("retinawhitenoise_binary", seed, n_frames, n_trials, FRAME_SHAPE)
 
 
 def running_frames(n_trials: int):

@@ -139,7 +139,8 @@ class RetinaRecording:
         sl = np.s_[:, top : top + size, left : left + size]
         return RetinaRecording(
             [f[sl] for f in self.frames], self.counts, None if self.frozen is None else self.frozen[sl],
-            self.frozen_counts, self.frame_rate, self.cell_ids, self.name, dict(self.meta),
+            self.frozen_counts, self.frame_rate, self.cell_ids, self.name,
+            {k: v for k, v in self.meta.items() if k != "stimulus_generator"},  # the seeds name the whole frames
         )
 
     def spike_triggered_average(self, history: int) -> np.ndarray:

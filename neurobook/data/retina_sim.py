@@ -17,8 +17,9 @@ import numpy as np
 
 from neurobook.checks import check_positive_int
 from neurobook.data.retina import RetinaRecording
+from neurobook.data.stimulus_generators import binary_trials
 
-__all__ = ["LAYOUTS", "biphasic_filter", "cell_rates", "simulate_retina", "subunit_layout"]
+__all__ = ["LAYOUTS", "biphasic_filter", "cell_rates", "simulate_retina", "stimulus_seeds", "subunit_layout"]
 
 LAYOUTS = ("hex7", "ring6", "pair2", "random5")
 
@@ -78,6 +79,12 @@ def cell_rates(frames: np.ndarray, profiles: np.ndarray, f: np.ndarray, cells: l
         drive = np.maximum(s - cell["threshold"], 0) @ cell["weights"]
         out[:, c] = np.logaddexp(0, cell["slope"] * (drive - cell["offset"]))
     return out
+
+
+def stimulus_seeds(seed: int) -> dict[str, list[int]]:
+    """The ``numpy_binary`` seeds of a simulation's running and frozen checkerboards
+    (:mod:`neurobook.data.stimulus_generators`)."""
+    return {"stimulus_seed": [seed, 1], "frozen_seed": [seed, 3]}
 
 
 def simulate_retina(
@@ -146,13 +153,10 @@ def simulate_retina(
                       "threshold": threshold, "slope": output_slope, "offset": output_offset})
     profiles = np.stack(profiles)
 
-    def frames_of(g: np.random.Generator, n: int) -> np.ndarray:
-        return np.where(g.random((n, grid, grid)) > 0.5, 1, -1).astype(np.int8)
-
-    stim_rng = np.random.default_rng([seed, 1])
     spike_rng = np.random.default_rng([seed, 2])
-    running = [frames_of(stim_rng, trial_frames) for _ in range(n_trials)]
-    frozen = frames_of(np.random.default_rng([seed, 3]), frozen_frames)
+    seeds = stimulus_seeds(seed)
+    running = list(binary_trials("numpy_binary", seeds["stimulus_seed"], trial_frames, n_trials, (grid, grid)))
+    frozen = next(binary_trials("numpy_binary", seeds["frozen_seed"], frozen_frames, 1, (grid, grid)))
     raw = [cell_rates(fr, profiles, f, cells) for fr in running]
     raw_frozen = cell_rates(frozen, profiles, f, cells)
     gain = mean_rate / np.concatenate(raw).mean(0)  # scale so the mean running (checkerboard) rate is mean_rate
@@ -182,5 +186,6 @@ def simulate_retina(
          "layout": np.array([c["layout"] for c in cells]),
          "true_rate_frozen": np.ascontiguousarray(rate_frozen.T, dtype=np.float32),
          "subunit_weights": [c["weights"] for c in cells], "stimulus": stimulus,
+         **({"stimulus_generator": {"generator": "numpy_binary", **seeds}} if stimulus == "checkerboard" else {}),
          **({"movie": movie_meta} if movie_meta else {})},
     )
