@@ -53,7 +53,7 @@ from IPython.display import Markdown, display
 
 import neurobook as nb
 from neurobook import evaluation, label_agreement, limit_share, metrics, paired_images, plotting, widgets
-from neurobook.data import load_lurz2020, load_npz
+from neurobook.data.mouse_v1 import load_v1_recordings
 from neurobook.data.simulate import simulate_v1_population
 from neurobook.inversion import (
     closed_loop_scores,
@@ -104,13 +104,7 @@ display(Markdown(this_run.describe()))
 # than in the paper; the *questions* (how close to the ceiling, which features) carry over.
 
 # %%
-if data_file is None:
-    data = load_lurz2020(data_dir, downsample=settings["downsample"])
-    data_line = (f"`{data.name}` (real recordings, {data.meta['species']} {data.meta['area']} {data.meta['layer']}, "
-                 f"{data.meta['recording']})")
-else:  # the reader's own recordings, at their own resolution
-    data = load_npz(data_file)
-    data_line = f"`{data.name}`, the user's own recordings from `{data.meta['source']}`"
+data, data_line = load_v1_recordings(data_file, data_dir, downsample=settings["downsample"])
 # neurons at random; the quick profile also trains on a subset of the train tier
 data = data.subsample(neurons=settings["n_neurons"], train_trials=settings["max_train"], seed=seed)
 train, val, test = data.tier("train"), data.tier("validation"), data.tier("test")

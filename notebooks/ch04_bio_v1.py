@@ -70,8 +70,8 @@ import neurobook as nb
 from neurobook import ablation, evaluation, insilico, plotting, widgets
 from neurobook.aims import chapter_aims, verdict
 from neurobook.course import check_answer, check_that
-from neurobook.data import load_lurz2020, load_npz
 from neurobook.data.lurz2020 import load_lurz2020_images
+from neurobook.data.mouse_v1 import load_v1_recordings
 from neurobook.data.tuning_literature import load_v1_tuning_literature
 from neurobook.insilico_validation import validate_measures
 from neurobook.models import COMPONENTS, CONTROLS, build_model, count_parameters, parse_components
@@ -205,13 +205,8 @@ plt.show()
 # run on your file instead: the fit arm on its neurons, the task arm on its training-tier images.
 
 # %%
-if data_file is None:
-    data = load_lurz2020(data_dir, downsample=settings["downsample"])
-    data_line = (f"`{data.name}` (real recordings, {data.meta['species']} {data.meta['area']} {data.meta['layer']}, "
-                 f"{data.meta['recording']})")
-else:  # the reader's own recordings, at their own resolution
-    data = load_npz(data_file)
-    data_line = f"`{data.name}`, the user's own recordings from `{data.meta['source']}`"
+data, data_line = load_v1_recordings(data_file, data_dir, downsample=settings["downsample"])
+if data_file is not None:  # the reader's own recordings, at their own resolution
     DEG_PER_PIXEL = deg_per_pixel or 120.0 / data.image_shape[1]
     if min(data.image_shape) < settings["task_size"]:
         raise ValueError(f"the task-trained arm crops {settings['task_size']}-px views from the data's images, and "

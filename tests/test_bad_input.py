@@ -139,6 +139,16 @@ def test_truncated_npz(tmp_path):
         load_npz(cut)
 
 
+def test_the_v1_chapters_take_a_user_file_in_place_of_lurz2020(tmp_path):
+    from neurobook.data.mouse_v1 import load_v1_recordings
+
+    path = _user_npz(tmp_path / "mine.npz")
+    data, line = load_v1_recordings(path, downsample=4)  # a user's file keeps its own resolution
+    assert data.image_shape == (8, 10) and data.n_neurons == 5 and f"from `{path}`" in line
+    with pytest.raises(DataNotFoundError, match="no data file at"):
+        load_v1_recordings(tmp_path / "absent.npz")
+
+
 def test_wrong_shape_user_data(tmp_path):
     path = _user_npz(tmp_path / "u.npz", responses=np.ones((5, 3), np.float32))
     with pytest.raises(UserDataError, match="responses has 5 trials but images has 48"):
