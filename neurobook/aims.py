@@ -53,6 +53,14 @@ def _aims(*aims: Aim) -> dict[str, Aim]:
 
 #: The aims of each chapter (by slug), keyed by the headline key of the value they judge.
 AIMS: dict[str, dict[str, Aim]] = {
+    "ch01_v1_encoding": _aims(
+        Aim("labeller_holdout_accuracy_min", "the frozen labeller's lowest per-type accuracy on the held-out "
+            "simulated population", 0.80, fmt="{:.0%}"),
+        Aim("labeller_holdout_wilson_low_min", "the lowest Wilson 95% lower bound of those accuracies", 0.65,
+            fmt="{:.0%}"),
+        Aim("label_kappa_across_models", "the agreement of the MEI labels of two independently trained CNNs "
+            "(Cohen's kappa)", 0.60),
+    ),
     "ch02_retina": _aims(
         Aim("median_fraction_of_ceiling", "the median salamander cell's fraction of its ceiling (shared-core CNN)",
             0.65),

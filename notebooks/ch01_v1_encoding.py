@@ -53,6 +53,7 @@ from IPython.display import Markdown, display
 
 import neurobook as nb
 from neurobook import evaluation, label_agreement, limit_share, metrics, paired_images, plotting, widgets
+from neurobook.aims import chapter_aims, verdict
 from neurobook.data.mouse_v1 import load_v1_recordings
 from neurobook.data.simulate import simulate_v1_population
 from neurobook.inversion import (
@@ -567,20 +568,25 @@ plt.show()
 # tests the labeller alone, not the model fit and inversion before it.
 
 # %%
+AIMS = chapter_aims("ch01_v1_encoding")  # each threshold defined once, in neurobook/aims.py (the scorecard reads it)
+aim_accuracy, aim_wilson, aim_kappa = (AIMS[k] for k in ("labeller_holdout_accuracy_min",
+                                                          "labeller_holdout_wilson_low_min",
+                                                          "label_kappa_across_models"))
 holdout = evaluation.labeller_holdout(per_type=settings["holdout_per_type"])
 display(holdout.round(3))
-holdout_ok = bool((holdout["share labelled as its type"] >= 0.8).all() and (holdout["Wilson 95% low"] >= 0.65).all())
+holdout_accuracy_min = float(holdout["share labelled as its type"].min())
+holdout_wilson_min = float(holdout["Wilson 95% low"].min())
 display(Markdown(
     "Held out, the frozen labeller gives each type its own label for "
     + ", ".join(f"{row['share labelled as its type']:.0%} of {int(row['cells'])} {t} cells (Wilson 95% low "
                 f"{row['Wilson 95% low']:.0%})" for t, row in holdout.iterrows())
-    + (". Every type reaches 80% with a lower bound of at least 65%: the goal is met." if holdout_ok else
-       f". Every type reaches 80%, but {settings['holdout_per_type']} cells per type are too few for a lower bound "
-       "of 65% (this profile; the full profile labels 25 per type): the goal is not shown in this run."
-       if (holdout["share labelled as its type"] >= 0.8).all() else
-       ". At least one type misses 80%: the goal is not met, and that type's real proportion below is not a "
-       "finding.")
+    + ("." if aim_accuracy.met(holdout_accuracy_min) and aim_wilson.met(holdout_wilson_min) else
+       f". {settings['holdout_per_type']} cells per type are too few for the lower bound (this profile; the full "
+       "profile labels 25 per type)." if aim_accuracy.met(holdout_accuracy_min) else
+       " At least one type misses its accuracy, so that type's real proportion below is not a finding.")
 ))
+display(Markdown("\n".join(f"* {verdict(a, v)}" for a, v in ((aim_accuracy, holdout_accuracy_min),
+                                                             (aim_wilson, holdout_wilson_min)))))
 
 # %% tags=["hide-input"]
 labels_validated = bool((label_acc >= 0.8).all())
@@ -683,7 +689,7 @@ display(Markdown(
 #
 # A label is a property of the neuron only if another network trained on the same data gives its MEI the same label.
 # Cohen's kappa measures that agreement beyond what the label frequencies give by chance (1: always the same, 0:
-# chance); the interval resamples neurons. The goal is kappa >= 0.6.
+# chance); the interval resamples neurons. The aim is kappa >= 0.6.
 
 # %% tags=["hide-input"]
 display(agreement)
@@ -691,11 +697,11 @@ display(Markdown(
     f"Over the MEIs of {len(chosen)} neurons, the two CNNs (seeds {seed} and {other_seed}) give the same label to "
     f"{np.mean(types['label'].to_numpy() == types_other['label'].to_numpy()):.0%} of them: Cohen's kappa "
     f"**{kappa:.2f}** (95% CI {kappa_low:.2f} to {kappa_high:.2f}). "
-    + ("The goal of 0.6 is met: the types are a property of the neurons, not of one network's weights."
-       if kappa_low >= 0.6 else
-       "The goal of 0.6 is met by the point estimate only; the interval reaches below it." if kappa >= 0.6 else
-       "The goal of 0.6 is not met: a neuron's type depends on which network made its MEI as much as on the neuron, "
-       "so the proportions above describe these networks' MEIs more than the neurons.")
+    + ("The types are a property of the neurons, not of one network's weights." if aim_kappa.met(kappa_low) else
+       "The interval reaches below the aim." if aim_kappa.met(kappa) else
+       "A neuron's type depends on which network made its MEI as much as on the neuron, so the proportions above "
+       "describe these networks' MEIs more than the neurons.")
+    + "\n\n* " + verdict(aim_kappa, kappa, (kappa_low, kappa_high))
 ))
 
 # %% [markdown]
@@ -870,8 +876,8 @@ this_run.save_results(
         "variants": {name: {"mean_corr_to_avg": float(row["mean_corr_to_avg"]),
                             "share_within_10pct_of_limit": float(row["share_within_limit"])}
                      for name, row in variant_summary.iterrows()},
-        "labeller_holdout_accuracy_min": float(holdout["share labelled as its type"].min()),
-        "labeller_holdout_wilson_low_min": float(holdout["Wilson 95% low"].min()),
+        "labeller_holdout_accuracy_min": holdout_accuracy_min,
+        "labeller_holdout_wilson_low_min": holdout_wilson_min,
         "best_variant": best_variant,  # chosen on validation correlation
         "variant_minus_single_cnn_corr_to_avg_ci": {name: list(d) for name, d in variant_diffs.items()},
         "n_neurons_explainable_015": int(reliable.sum()),
